@@ -1,0 +1,7 @@
+"""Curator console (/console/): labeling schemas, sessions, people, agreement, exports."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "console"
+
+urlpatterns: list = []

@@ -1,0 +1,329 @@
+"""Labeling schemas (the questions), labeling sessions (campaigns), items and assignments.
+
+An item is one trace in one session; an assignment is one labeler's reservation or work on an
+item. Answers are ordinary `traces.Assessment` rows (source HUMAN, source id = the labeler's
+login); `Answer` links each one to the assignment and the schema version it answered.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from traces.models import NAME_MAX_LENGTH, Assessment, AssessmentKind, Experiment, Trace
+
+
+class InputType(models.TextChoices):
+    PASS_FAIL = "pass_fail", "Pass / fail"
+    CATEGORICAL = "categorical", "Categorical"
+    CATEGORICAL_LIST = "categorical_list", "Categorical list"
+    NUMERIC = "numeric", "Numeric"
+    TEXT = "text", "Text"
+    TEXT_LIST = "text_list", "Text list"
+
+
+class LabelingSchemaQuerySet(models.QuerySet["LabelingSchema"]):
+    def active(self) -> LabelingSchemaQuerySet:
+        return self.filter(archived=False)
+
+
+class LabelingSchema(models.Model):
+    """A question asked of labelers. Its `name` becomes the name of the assessments it yields.
+
+    `input_config` holds the settings of `input_type` (options, bounds, lengths); it is parsed
+    into the typed classes of `labeling.inputs` wherever it is used.
+    """
+
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="labeling_schemas"
+    )
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    kind = models.CharField(
+        "type", max_length=12, choices=AssessmentKind.choices, default=AssessmentKind.FEEDBACK
+    )
+    title = models.CharField(max_length=500, help_text="The question, as labelers read it.")
+    instruction = models.TextField(blank=True, help_text="Markdown; rendered sanitised.")
+    enable_comment = models.BooleanField(
+        default=False, help_text="Ask labelers for a rationale with their answer."
+    )
+    target_span_type = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Ask about each span of this type (e.g. RETRIEVER) rather than the trace.",
+    )
+    input_type = models.CharField(max_length=20, choices=InputType.choices)
+    input_config = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    archived = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = LabelingSchemaQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["experiment", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "name"], name="labeling_schema_unique_name"
+            ),
+            models.CheckConstraint(
+                condition=Q(input_type__in=InputType.values), name="labeling_schema_input_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=AssessmentKind.values), name="labeling_schema_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def spec(self):
+        """The typed input (`labeling.inputs.InputSpec`) described by `input_config`."""
+        from labeling.inputs import parse_input
+
+        return parse_input(self.input_type, self.input_config)
+
+
+class LabelingSchemaVersion(models.Model):
+    """A snapshot of a schema as it was at one version, so old answers stay interpretable."""
+
+    schema = models.ForeignKey(LabelingSchema, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["schema", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema", "version"], name="schema_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema} v{self.version}"
+
+
+class SessionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
+class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
+    def active(self) -> LabelingSessionQuerySet:
+        return self.filter(status=SessionStatus.ACTIVE)
+
+    def for_labeler(self, user) -> LabelingSessionQuerySet:
+        """Sessions a labeler may work on: active, and the user is assigned."""
+        return self.active().filter(labelers=user)
+
+
+class LabelingSession(models.Model):
+    """A labeling campaign: a queue of traces, the questions to ask, the people who answer."""
+
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="labeling_sessions"
+    )
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    instructions = models.TextField(blank=True, help_text="Markdown; rendered sanitised.")
+    schemas = models.ManyToManyField(
+        LabelingSchema, through="SessionSchema", related_name="sessions", blank=True
+    )
+    labelers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="labeling_sessions", blank=True
+    )
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="reviewed_sessions",
+        blank=True,
+        help_text="Users who may adjudicate and export this session besides curators.",
+    )
+    labels_per_item = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="How many different people must label each item.",
+    )
+    reservation_minutes = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="How long an opened item stays reserved for its labeler.",
+    )
+    blind = models.BooleanField(
+        default=False,
+        help_text="Hide other people's and judges' labels from labelers while they work.",
+    )
+    status = models.CharField(
+        max_length=8, choices=SessionStatus.choices, default=SessionStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = LabelingSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(labels_per_item__gte=1) & Q(labels_per_item__lte=10),
+                name="session_labels_per_item_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(reservation_minutes__gte=1), name="session_reservation_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SessionStatus.values), name="session_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SessionSchema(models.Model):
+    """The ordered questions of a session."""
+
+    session = models.ForeignKey(LabelingSession, on_delete=models.CASCADE)
+    schema = models.ForeignKey(LabelingSchema, on_delete=models.PROTECT)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["session", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "schema"], name="session_schema_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session} #{self.position}: {self.schema}"
+
+
+class ItemState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETE = "complete", "Complete"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Item(models.Model):
+    """One trace in one session. `state` is kept in step with the item's assignments by
+    `labeling.services`, in the same transaction as the assignment change."""
+
+    session = models.ForeignKey(LabelingSession, on_delete=models.CASCADE, related_name="items")
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="labeling_items")
+    position = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=12, choices=ItemState.choices, default=ItemState.PENDING)
+    adjudicated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    adjudicated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "position", "id"]
+        indexes = [
+            models.Index(fields=["session", "state", "position"], name="item_session_state_idx")
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "trace"], name="item_unique_trace"),
+            models.CheckConstraint(
+                condition=Q(state__in=ItemState.values), name="item_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session} / {self.trace_id}"
+
+    @property
+    def is_adjudicated(self) -> bool:
+        return self.adjudicated_at is not None
+
+
+class AssignmentState(models.TextChoices):
+    CLAIMED = "claimed", "Reserved"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+    RELEASED = "released", "Released"
+
+
+class AssignmentQuerySet(models.QuerySet["Assignment"]):
+    def live(self, now=None) -> AssignmentQuerySet:
+        """Reservations that still hold a slot (claimed and not expired)."""
+        return self.filter(
+            state=AssignmentState.CLAIMED, lease_expires_at__gt=now or timezone.now()
+        )
+
+    def submitted(self) -> AssignmentQuerySet:
+        return self.filter(state=AssignmentState.SUBMITTED)
+
+
+class Assignment(models.Model):
+    """One labeler's reservation of, and work on, one item."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    state = models.CharField(
+        max_length=10, choices=AssignmentState.choices, default=AssignmentState.CLAIMED
+    )
+    claimed_at = models.DateTimeField(default=timezone.now)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.TextField(blank=True)
+    flagged = models.BooleanField(default=False)
+    flag_reason = models.TextField(blank=True)
+    last_active_at = models.DateTimeField(default=timezone.now)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["claimed_at", "id"]
+        indexes = [
+            models.Index(fields=["labeler", "state"], name="assignment_labeler_state_idx"),
+            models.Index(fields=["item", "state"], name="assignment_item_state_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "labeler"], name="assignment_unique_labeler"),
+            models.CheckConstraint(
+                condition=Q(state__in=AssignmentState.values), name="assignment_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} ← {self.labeler}"
+
+
+class Answer(models.Model):
+    """Links an assignment's answer to one question to the Assessment that holds it.
+
+    One row per (assignment, schema, span): a second submit or a changed answer updates the
+    row to point at the new (overriding) assessment instead of adding a second answer.
+    """
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="answers")
+    schema = models.ForeignKey(LabelingSchema, on_delete=models.PROTECT, related_name="answers")
+    schema_version = models.PositiveIntegerField()
+    span_id = models.CharField(max_length=32, blank=True, default="")
+    assessment = models.OneToOneField(
+        Assessment, on_delete=models.CASCADE, related_name="labeling_answer"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["assignment", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment", "schema", "span_id"], name="answer_unique_per_question"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment}: {self.schema.name}"

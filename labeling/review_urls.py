@@ -1,0 +1,7 @@
+"""Review app (/review/): labelers work their queues."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "review"
+
+urlpatterns: list = []

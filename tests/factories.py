@@ -1,0 +1,110 @@
+"""Small builders for tests. Each returns saved objects with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from traces import services
+from traces.models import Assessment, Experiment, Span, SpanStatusCode, Trace, TraceState
+
+_counter = itertools.count(1)
+
+BASE_NS = 1_700_000_000_000_000_000
+
+
+def make_experiment(name: str | None = None, **fields: Any) -> Experiment:
+    return Experiment.objects.create(name=name or f"experiment-{next(_counter)}", **fields)
+
+
+def make_trace(
+    experiment: Experiment | None = None,
+    *,
+    spans: int = 0,
+    request: Any = None,
+    response: Any = None,
+    state: str = TraceState.OK,
+    request_time=None,
+    **fields: Any,
+) -> Trace:
+    """A trace with a root span "app" and `spans - 1` children of types RETRIEVER / CHAT_MODEL."""
+    import json
+
+    experiment = experiment or make_experiment()
+    request = {"question": "What is MLflow?"} if request is None else request
+    response = "MLflow is an open-source platform." if response is None else response
+    trace = Trace.objects.create(
+        experiment=experiment,
+        request_time=request_time or timezone.now() - timedelta(minutes=next(_counter)),
+        execution_duration=fields.pop("execution_duration", 1200),
+        state=state,
+        request_preview=json.dumps(request)[:1000],
+        response_preview=json.dumps(response)[:1000],
+        **fields,
+    )
+    if spans:
+        make_span(
+            trace,
+            span_id="0000000000000001",
+            name="app",
+            span_type="CHAIN",
+            inputs=request,
+            outputs=response,
+            start=0,
+            end=1_200_000_000,
+        )
+        for index in range(1, spans):
+            make_span(
+                trace,
+                span_id=f"{index + 1:016x}",
+                parent_id="0000000000000001",
+                name=f"step-{index}",
+                span_type="RETRIEVER" if index % 2 else "CHAT_MODEL",
+                start=index * 1000,
+                end=index * 1000 + 500,
+            )
+    return trace
+
+
+def make_span(
+    trace: Trace,
+    *,
+    span_id: str,
+    name: str = "span",
+    parent_id: str | None = None,
+    span_type: str = "UNKNOWN",
+    start: int = 0,
+    end: int | None = 1000,
+    status_code: str = SpanStatusCode.OK,
+    inputs: Any = None,
+    outputs: Any = None,
+    **fields: Any,
+) -> Span:
+    return Span.objects.create(
+        trace=trace,
+        span_id=span_id,
+        parent_id=parent_id,
+        name=name,
+        span_type=span_type,
+        start_time_ns=BASE_NS + start,
+        end_time_ns=None if end is None else BASE_NS + end,
+        status_code=status_code,
+        inputs=inputs,
+        outputs=outputs,
+        **fields,
+    )
+
+
+def make_feedback(
+    trace: Trace, name: str = "correctness", value: Any = True, **kw: Any
+) -> Assessment:
+    return services.log_feedback(trace_id=trace.trace_id, name=name, value=value, **kw)
+
+
+def make_expectation(
+    trace: Trace, name: str = "expected_answer", value: Any = "Paris", **kw: Any
+) -> Assessment:
+    return services.log_expectation(trace_id=trace.trace_id, name=name, value=value, **kw)
