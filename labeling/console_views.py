@@ -152,7 +152,8 @@ def _count_subquery(queryset: Any, ref: str) -> Coalesce:
 
 def _service_error(form: Any, error: ValidationError) -> None:
     """Show a service's refusal next to the form field it names, or above the form."""
-    form.add_error(getattr(error, "field", None), error.messages)
+    field = getattr(error, "field", None)
+    form.add_error(field if field in form.fields else None, error.messages)
 
 
 # --- sessions list -------------------------------------------------------------------------------
