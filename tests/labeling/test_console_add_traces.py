@@ -62,6 +62,8 @@ def test_count_partial_for_htmx(curator_client, experiment, traces):
     assert "<html" not in html
     assert 'id="trace-picker"' in html
     assert response.context["matched"] == 4
+    # The form the add buttons post is in the partial, so its action follows the filter.
+    assert f'action="{add_url(session)}?state=ERROR" id="add-form"' in html
 
 
 @pytest.mark.parametrize(
