@@ -44,10 +44,10 @@ ALL_SETTINGS_FIELDS = tuple(dict.fromkeys(f for fs in SETTINGS_FIELDS.values() f
 
 # How the form groups the settings: (legend, fields, input kinds the group is shown for).
 SETTINGS_GROUPS = (
-    ("Labels", ("positive_label", "negative_label"), (InputType.PASS_FAIL,)),
-    ("Options", ("options", "multi"), (InputType.CATEGORICAL, InputType.CATEGORICAL_LIST)),
+    ("Button labels", ("positive_label", "negative_label"), (InputType.PASS_FAIL,)),
+    ("Choices", ("options", "multi"), (InputType.CATEGORICAL, InputType.CATEGORICAL_LIST)),
     ("Range", ("min_value", "max_value", "step"), (InputType.NUMERIC,)),
-    ("Length", ("max_length",), (InputType.TEXT,)),
+    ("Length limit", ("max_length",), (InputType.TEXT,)),
     ("Entries", ("max_count", "max_length_each"), (InputType.TEXT_LIST,)),
 )
 
