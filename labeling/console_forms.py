@@ -480,6 +480,7 @@ class SessionForm(ConsoleFormMixin, forms.ModelForm):
             "reservation_minutes": "How long an opened item stays reserved for its labeler "
             "before someone else may take it.",
             "blind": "Hide other people's and judges' labels from labelers while they work.",
+            "status": "Labelers see the session only while it is active.",
         }
         widgets = {
             "instructions": forms.Textarea(attrs={"rows": 4}),

@@ -168,7 +168,6 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         LabelingSession.objects.filter(experiment__lifecycle_stage=LifecycleStage.ACTIVE)
         .select_related("experiment")
         .only("pk", "name", "status", "labels_per_item", "created_at", "experiment__name")
-        .with_progress()
         .order_by("-created_at", "-id")
     )
     status = request.GET.get("status", "")
@@ -181,9 +180,11 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         sessions = sessions.filter(experiment_id=int(experiment_id))
     else:
         experiment_id = ""
+    page = _page(request, sessions, SESSIONS_PER_PAGE)
+    page.object_list = page.object_list.with_progress()
     context = {
         "experiments": experiments,
-        "page": _page(request, sessions, SESSIONS_PER_PAGE),
+        "page": page,
         "status": status,
         "experiment_id": experiment_id,
         "statuses": SessionStatus.choices,
@@ -505,17 +506,12 @@ def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         state = ""
     items = (
         Item.objects.filter(session=session)
-        .select_related("trace")
-        .only(
-            "pk",
-            "position",
-            "state",
-            "session_id",
-            "trace__trace_id",
-            "trace__request_preview",
-            "trace__state",
-        )
+        .only("pk", "position", "state", "session_id", "trace_id")
         .prefetch_related(
+            # A second query for the page's traces: joining first would touch every item.
+            Prefetch(
+                "trace", queryset=Trace.objects.only("pk", "trace_id", "request_preview", "state")
+            ),
             Prefetch(
                 "assignments",
                 queryset=Assignment.objects.select_related("labeler")
@@ -528,7 +524,7 @@ def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     "labeler__username",
                 )
                 .order_by("claimed_at", "pk"),
-            )
+            ),
         )
         .order_by("position", "pk")
     )
@@ -754,10 +750,8 @@ def add_to_session(request: HtmxHttpRequest, experiment_pk: int) -> HttpResponse
 @curator_required
 def people(request: HtmxHttpRequest) -> HttpResponse:
     """Labeler accounts with their sessions."""
-    submitted = Assignment.objects.filter(state=AssignmentState.SUBMITTED)
     labelers = (
         User.objects.filter(groups__name=services.LABELERS_GROUP, is_staff=False)
-        .annotate(n_done=_count_subquery(submitted, "labeler"))
         .prefetch_related(
             Prefetch(
                 "labeling_sessions",
@@ -769,8 +763,14 @@ def people(request: HtmxHttpRequest) -> HttpResponse:
         .order_by("username")
     )
     curators = User.objects.filter(is_staff=True, is_active=True).order_by("username")
+    page = _page(request, labelers, PEOPLE_PER_PAGE)
+    people_on_page = list(page.object_list)
+    done = Assignment.objects.filter(labeler__in=people_on_page).done_by_labeler()
+    for person in people_on_page:
+        person.n_done = done.get(person.pk, 0)
+    page.object_list = people_on_page
     context = {
-        "page": _page(request, labelers, PEOPLE_PER_PAGE),
+        "page": page,
         "curators": list(curators.only("pk", "username", "first_name", "last_name")),
         "page_query": _query_without(request, "page"),
     }

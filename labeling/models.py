@@ -16,8 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Q
 from django.utils import timezone
 
 from traces.models import NAME_MAX_LENGTH, Assessment, AssessmentKind, Experiment, Trace
@@ -171,28 +170,22 @@ class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
         """Sessions a labeler may work on: active, and the user is assigned."""
         return self.active().filter(labelers=user)
 
-    def with_progress(self) -> LabelingSessionQuerySet:
-        """Annotate item counts by state (`n_complete`, `n_in_progress`, `n_pending`,
-        `n_skipped`) and `n_labelers`, in the same query; read them as `session.progress`."""
-
-        def items_in(state: str) -> Count:
-            return Count("items", filter=Q(items__state=state))
-
-        through = LabelingSession.labelers.through
-        labelers = (
-            through.objects.filter(labelingsession_id=OuterRef("pk"))
+    def with_progress(self) -> list[LabelingSession]:
+        """The sessions, each with `progress` (item counts by state) and `n_labelers`: two
+        grouped queries besides the sessions' own, whatever the number of sessions and items."""
+        sessions = list(self)
+        ids = [session.pk for session in sessions]
+        progress = Item.objects.filter(session_id__in=ids).progress_by_session()
+        labelers = dict(
+            LabelingSession.objects.filter(pk__in=ids)
             .order_by()
-            .values("labelingsession_id")
-            .annotate(n=Count("pk"))
-            .values("n")[:1]
+            .annotate(n=Count("labelers"))
+            .values_list("pk", "n")
         )
-        return self.annotate(
-            n_complete=items_in(ItemState.COMPLETE),
-            n_in_progress=items_in(ItemState.IN_PROGRESS),
-            n_pending=items_in(ItemState.PENDING),
-            n_skipped=items_in(ItemState.SKIPPED),
-            n_labelers=Coalesce(Subquery(labelers), 0),
-        )
+        for session in sessions:
+            session._progress = progress.get(session.pk, Progress())
+            session.n_labelers = labelers.get(session.pk, 0)
+        return sessions
 
 
 class LabelingSession(models.Model):
@@ -260,15 +253,10 @@ class LabelingSession(models.Model):
 
     @property
     def progress(self) -> Progress:
-        """Item counts by state: from `with_progress()` annotations when present, else a query."""
-        if hasattr(self, "n_complete"):
-            return Progress(
-                complete=self.n_complete,
-                in_progress=self.n_in_progress,
-                pending=self.n_pending,
-                skipped=self.n_skipped,
-            )
-        return self.items.state_counts()
+        """Item counts by state: from `with_progress()` when it ran, else one query."""
+        if not hasattr(self, "_progress"):
+            self._progress = self.items.state_counts()
+        return self._progress
 
     def labeler_progress(self, now: datetime | None = None) -> list[LabelerProgress]:
         """One row per labeler: everyone assigned, plus anyone who worked on the session and was
@@ -343,6 +331,22 @@ class ItemState(models.TextChoices):
 
 
 class ItemQuerySet(models.QuerySet["Item"]):
+    def progress_by_session(self) -> dict[int, Progress]:
+        """Item counts by state for each session, in one grouped query."""
+        counts: dict[int, dict[str, int]] = defaultdict(dict)
+        rows = self.order_by().values("session_id", "state").annotate(n=Count("pk"))
+        for session_id, state, n in rows.values_list("session_id", "state", "n"):
+            counts[session_id][state] = n
+        return {
+            session_id: Progress(
+                complete=by_state.get(ItemState.COMPLETE, 0),
+                in_progress=by_state.get(ItemState.IN_PROGRESS, 0),
+                pending=by_state.get(ItemState.PENDING, 0),
+                skipped=by_state.get(ItemState.SKIPPED, 0),
+            )
+            for session_id, by_state in counts.items()
+        }
+
     def state_counts(self) -> Progress:
         """How many items are in each state, in one query."""
         counts = dict(
@@ -408,6 +412,11 @@ class AssignmentQuerySet(models.QuerySet["Assignment"]):
 
     def submitted(self) -> AssignmentQuerySet:
         return self.filter(state=AssignmentState.SUBMITTED)
+
+    def done_by_labeler(self) -> dict[int, int]:
+        """How many items each labeler submitted, in one grouped query."""
+        rows = self.submitted().order_by().values("labeler_id").annotate(n=Count("pk"))
+        return dict(rows.values_list("labeler_id", "n"))
 
     def labeler_figures(self, now: datetime | None = None) -> AssignmentQuerySet:
         """Per labeler (dicts keyed by `labeler_id`): `assigned` (not released), `done`,

@@ -165,6 +165,11 @@ def test_add_matching_counts_and_deduplicates(experiment):
     result = services.add_matching_traces(session=session, traces=matching)
     assert (result.added, result.already_there, result.matched) == (5, 1, 6)
     assert session.items.count() == 7
+    # Appended after the items already there, newest trace first.
+    newest_first = sorted(ok[1:], key=lambda t: t.request_time, reverse=True)
+    assert positions(session) == [ok[0].trace_id, errors[0].trace_id] + [
+        t.trace_id for t in newest_first
+    ]
     again = services.add_matching_traces(session=session, traces=matching)
     assert (again.added, again.already_there, again.matched) == (0, 6, 6)
     assert session.items.count() == 7
