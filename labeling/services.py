@@ -439,14 +439,16 @@ def add_matching_traces(*, session: LabelingSession, traces: TraceQuerySet) -> A
     """Add every trace of `traces` (a filtered queryset) that is not in the session yet, newest
     first, after the items already there.
 
-    One INSERT … SELECT, so adding tens of thousands of traces moves no rows through Python.
+    One INSERT … SELECT … ON CONFLICT DO NOTHING: adding tens of thousands of traces moves no
+    rows through Python, and duplicates are skipped by the (session, trace) unique index rather
+    than by an anti-join whose plan depends on fresh table statistics. Skipped rows leave gaps
+    in the positions, which only order the items.
     """
     session = _lock_session(session)
     traces = traces.filter(experiment_id=session.experiment_id)
     matched = traces.count()
     candidates = (
-        traces.exclude(Exists(Item.objects.filter(session=session, trace=OuterRef("pk"))))
-        .order_by()
+        traces.order_by()
         .annotate(c_trace=F("pk"), c_time=F("request_time"))
         .values("c_trace", "c_time")
     )
@@ -461,10 +463,11 @@ def add_matching_traces(*, session: LabelingSession, traces: TraceQuerySet) -> A
         for name in ("session", "trace", "position", "state", "created_at")
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) "
         f"SELECT %s, c.c_trace, %s + ROW_NUMBER() OVER (ORDER BY c.c_time DESC, c.c_trace DESC), "
-        f"%s, %s FROM ({select_sql}) c"
+        f"%s, %s FROM ({select_sql}) c WHERE true ON CONFLICT DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [session.pk, last, ItemState.PENDING, now, *select_params])
