@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("STATIC_MANIFEST", "0")
 
 import django
 
@@ -134,10 +135,10 @@ def build(traces: int, items: int, labelers: int) -> dict:
             "assignments": len(assignments)}  # fmt: skip
 
 
-def timed(client: Client, url: str, runs: int, **headers) -> tuple[float, float, int, str]:
-    """(median ms, max ms, queries, slowest query) of GET url."""
+def timed(client: Client, url: str, runs: int, **headers) -> tuple[float, float, float, int, str]:
+    """(median ms, max ms, median ms in SQL, queries, slowest query) of GET url."""
     client.get(url, headers=headers)  # warm up
-    samples = []
+    samples, sql_samples = [], []
     queries: list[dict] = []
     for _ in range(runs):
         reset_queries()
@@ -145,11 +146,13 @@ def timed(client: Client, url: str, runs: int, **headers) -> tuple[float, float,
         response = client.get(url, headers=headers)
         samples.append((time.perf_counter() - start) * 1000)
         queries = list(connection.queries)
+        sql_samples.append(sum(float(q["time"]) for q in queries) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     slowest = max(queries, key=lambda q: float(q["time"]))
     return (
         statistics.median(samples),
         max(samples),
+        statistics.median(sql_samples),
         len(queries),
         f"{float(slowest['time']) * 1000:.0f} ms: {slowest['sql'][:160]}",
     )
@@ -191,10 +194,10 @@ def main() -> None:
             ("schemas of the experiment", reverse("console:schema_list", args=[experiment.pk]), {}),
             ("people", reverse("console:people"), {}),
         ]
-        print(f"\n{'page':42} {'median ms':>10} {'max ms':>8} {'queries':>8}")
+        print(f"\n{'page':42} {'median ms':>10} {'max ms':>8} {'SQL ms':>8} {'queries':>8}")
         for name, url, headers in pages:
-            median, worst, queries, slowest = timed(client, url, args.runs, **headers)
-            print(f"{name:42} {median:10.1f} {worst:8.1f} {queries:8d}")
+            median, worst, sql, queries, slowest = timed(client, url, args.runs, **headers)
+            print(f"{name:42} {median:10.1f} {worst:8.1f} {sql:8.1f} {queries:8d}")
             if args.slowest:
                 print(f"    slowest query {slowest}")
 

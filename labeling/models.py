@@ -7,7 +7,6 @@ login); `Answer` links each one to the assignment and the schema version it answ
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Q
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max, Q
 from django.utils import timezone
 
 from traces.models import NAME_MAX_LENGTH, Assessment, AssessmentKind, Experiment, Trace
@@ -439,20 +438,40 @@ class AssignmentQuerySet(models.QuerySet["Assignment"]):
 
     def median_seconds_by_labeler(self) -> dict[int, float]:
         """Median of submitted_at - claimed_at per labeler, in seconds, over submitted items;
-        one query (an ordered-set aggregate on PostgreSQL, the durations on SQLite)."""
+        one query (an ordered-set aggregate on PostgreSQL, window functions elsewhere)."""
         rows = self.filter(state=AssignmentState.SUBMITTED, submitted_at__isnull=False).order_by()
-        if connections[self.db].vendor == "postgresql":
+        connection = connections[self.db]
+        if connection.vendor == "postgresql":
             return dict(
                 rows.values("labeler_id")
                 .annotate(median=_MedianSeconds(F("submitted_at") - F("claimed_at")))
                 .values_list("labeler_id", "median")
             )
-        durations: dict[int, list[float]] = defaultdict(list)
-        for labeler_id, claimed_at, submitted_at in rows.values_list(
-            "labeler_id", "claimed_at", "submitted_at"
-        ):
-            durations[labeler_id].append((submitted_at - claimed_at).total_seconds())
-        return {labeler_id: statistics.median(values) for labeler_id, values in durations.items()}
+
+        # SQLite: the middle row (or the two middle rows) of each labeler's sorted durations.
+        def julian_day(field: str) -> Func:
+            return Func(F(field), function="julianday", output_field=FloatField())
+
+        seconds = ExpressionWrapper(
+            (julian_day("submitted_at") - julian_day("claimed_at")) * 86400.0,
+            output_field=FloatField(),
+        )
+        inner_sql, params = (
+            rows.annotate(m_labeler=F("labeler_id"), m_seconds=seconds)
+            .values("m_labeler", "m_seconds")
+            .query.sql_with_params()
+        )
+        sql = (
+            "SELECT m_labeler, AVG(m_seconds) FROM ("
+            " SELECT m_labeler, m_seconds,"
+            "  ROW_NUMBER() OVER (PARTITION BY m_labeler ORDER BY m_seconds) AS m_row,"
+            "  COUNT(*) OVER (PARTITION BY m_labeler) AS m_count"
+            f" FROM ({inner_sql}) AS m_durations"
+            ") AS m_ranked WHERE m_row IN ((m_count + 1) / 2, (m_count + 2) / 2) GROUP BY m_labeler"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {labeler_id: float(median) for labeler_id, median in cursor.fetchall()}
 
 
 class _MedianSeconds(models.Aggregate):

@@ -270,3 +270,20 @@ def test_create_labeler_joins_the_group(db):
 def test_deactivate_labeler(labeler):
     services.set_labeler_active(user=labeler, active=False)
     assert not User.objects.get(pk=labeler.pk).is_active
+
+
+# --- dashboard figures ---------------------------------------------------------------------------
+
+
+def test_median_seconds_by_labeler(experiment, labeler, other_labeler):
+    from labeling.models import Assignment
+
+    session = make_session(experiment, traces=[make_trace(experiment) for _ in range(5)])
+    items = list(session.items.order_by("position"))
+    for item, seconds in zip(items[:3], (10, 70, 30), strict=True):
+        make_assignment(item, labeler, seconds=seconds)
+    make_assignment(items[3], other_labeler, seconds=12.5)
+    make_assignment(items[4], other_labeler, "skipped")  # not a submission: not counted
+    make_assignment(items[0], other_labeler, "claimed")
+    medians = Assignment.objects.filter(item__session=session).median_seconds_by_labeler()
+    assert medians == pytest.approx({labeler.pk: 30, other_labeler.pk: 12.5}, abs=0.01)
