@@ -791,6 +791,35 @@ def test_override_assessment_replaces_an_expectation_with_an_expectation(trace):
     assert not old.valid
 
 
+def test_an_expectation_cannot_override_a_feedback(trace):
+    feedback = make_feedback(trace, name="answer")
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=Expectation(name="answer", value="x", overrides=feedback.assessment_id),
+        )
+
+    assert messages(excinfo) == "An expectation cannot override a feedback."
+    feedback.refresh_from_db()
+    assert feedback.valid
+    assert Assessment.objects.count() == 1
+
+
+def test_a_feedback_cannot_override_an_expectation(trace):
+    expectation = make_expectation(trace, name="answer")
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=Feedback(name="answer", value=1, overrides=expectation.assessment_id),
+        )
+
+    assert messages(excinfo) == "A feedback cannot override an expectation."
+    expectation.refresh_from_db()
+    assert expectation.valid
+
+
 def test_override_of_an_unknown_or_foreign_assessment_is_refused(trace):
     other = make_trace()
     foreign = make_feedback(other)
