@@ -372,8 +372,9 @@ def log_assessment(*, trace_id: str, assessment: Feedback | Expectation) -> Asse
             ) from None
         if replaced.kind != row.kind:
             raise ValidationError(
-                f"A {row.get_kind_display().lower()} cannot override a "
-                f"{replaced.get_kind_display().lower()}.",
+                "An expectation cannot override a feedback."
+                if row.is_expectation
+                else "A feedback cannot override an expectation.",
                 code="overrides_kind",
             )
         row.overrides = replaced
