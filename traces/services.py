@@ -377,6 +377,12 @@ def log_assessment(*, trace_id: str, assessment: Feedback | Expectation) -> Asse
                 else "A feedback cannot override an expectation.",
                 code="overrides_kind",
             )
+        if not replaced.valid:
+            raise ValidationError(
+                f"Assessment {replaced.assessment_id} was already replaced by a newer one; "
+                "override the current assessment instead.",
+                code="overrides_stale",
+            )
         row.overrides = replaced
         replaced.valid = False
         replaced.save(update_fields=["valid"])

@@ -861,6 +861,20 @@ def test_override_chains(trace):
     assert list(Assessment.objects.valid().values_list("value", flat=True)) == [3]
 
 
+def test_overriding_a_replaced_assessment_is_refused(trace):
+    """Chains stay linear: exactly one valid assessment per chain (two tabs editing one label)."""
+    first, _second, third = override_chain(trace)
+
+    with pytest.raises(ValidationError) as info:
+        services.override_feedback(
+            trace_id=trace.trace_id, assessment_id=first.assessment_id, value=9
+        )
+
+    assert info.value.code == "overrides_stale"
+    assert "already replaced" in info.value.messages[0]
+    assert list(Assessment.objects.valid()) == [third]
+
+
 # --- delete --------------------------------------------------------------------------------------
 
 
