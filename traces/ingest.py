@@ -60,6 +60,7 @@ SPAN_NAME_MAX_LENGTH = Span._meta.get_field("name").max_length
 SPAN_TYPE_MAX_LENGTH = Span._meta.get_field("span_type").max_length
 TRACE_ID_MAX_LENGTH = Trace._meta.get_field("trace_id").max_length
 CLIENT_REQUEST_ID_MAX_LENGTH = Trace._meta.get_field("client_request_id").max_length
+ASSESSMENT_ID_MAX_LENGTH = Assessment._meta.get_field("assessment_id").max_length
 
 # Rows per INSERT. Spans carry large JSON payloads: keep statements a sensible size.
 TRACE_BATCH_SIZE = 500
@@ -199,9 +200,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def loads_strict(text: str | bytes) -> Any:
     """`json.loads` without NaN / Infinity, which no JSON column (jsonb) can store."""
-    return json.loads(text, parse_constant=_reject_constant)
+    if isinstance(text, bytes | bytearray):
+        text = text.decode("utf-8")
+    return _STRICT_DECODER.decode(text)
 
 
 def decode_attribute_value(value: Any) -> Any:
@@ -284,16 +290,22 @@ def preview_text(value: Any) -> str:
     return text[:PREVIEW_MAX_LENGTH]
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _is_int64(value: Any) -> bool:
+    """Fits a BigIntegerField (and is not a bool)."""
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and -INT64_MAX <= value <= INT64_MAX
+    )
+
+
 def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and math.isfinite(value) and value >= 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
+    """A token count, or None when the value is not a sensible one."""
+    finite_float = isinstance(value, float) and math.isfinite(value)
+    if finite_float or (isinstance(value, str) and value.strip().isdigit()):
+        value = int(value)
+    return value if _is_int64(value) and value >= 0 else None
 
 
 def _usage_from_dict(data: Any) -> TokenUsage | None:
@@ -378,8 +390,8 @@ def build_trace_row(record: TraceRecord, experiment: Experiment) -> Trace:
     duration = record.execution_duration_ms
     if duration is None and root is not None and root.end_time_ns is not None:
         duration = (root.end_time_ns - root.start_time_ns) // 1_000_000
-    if duration is not None and duration < 0:
-        raise _fail(trace_id, "the execution duration is negative.")
+    if duration is not None and not (_is_int64(duration) and duration >= 0):
+        raise _fail(trace_id, f"the execution duration {duration!r:.40} is not a valid one.")
     if record.state is not None:
         try:
             state = trace_state(record.state)
@@ -430,9 +442,18 @@ def build_span_rows(record: TraceRecord, trace: Trace) -> list[Span]:
             raise _fail(record.trace_id, f"span {span.name!r} has no span id.")
         if len(span_id) > SPAN_ID_MAX_LENGTH:
             raise _fail(record.trace_id, f"span id {span_id[:40]!r} is too long.")
+        if span.parent_id and len(span.parent_id) > SPAN_ID_MAX_LENGTH:
+            raise _fail(record.trace_id, f"span {span_id} has a parent id that is too long.")
         if span_id in seen:
             raise _fail(record.trace_id, f"two spans have the id {span_id}.")
         seen.add(span_id)
+        for label, value in (("start", span.start_time_ns), ("end", span.end_time_ns)):
+            if value is not None and not _is_int64(value):
+                raise _fail(
+                    record.trace_id,
+                    f"span {span_id} has a {label} time that is not a nanosecond timestamp: "
+                    f"{value!r:.40}.",
+                )
         if span.end_time_ns is not None and span.end_time_ns < span.start_time_ns:
             raise _fail(record.trace_id, f"span {span_id} ({span.name!r}) ends before it starts.")
         try:
@@ -466,6 +487,15 @@ def build_assessment_rows(
     rows = []
     for assessment in record.assessments:
         label = assessment.assessment_id or repr(assessment.name)
+        if assessment.assessment_id is not None and (
+            not isinstance(assessment.assessment_id, str)
+            or len(assessment.assessment_id) > ASSESSMENT_ID_MAX_LENGTH
+        ):
+            raise _fail(
+                record.trace_id,
+                f"assessment id {str(assessment.assessment_id)[:80]!r} is not text of at most "
+                f"{ASSESSMENT_ID_MAX_LENGTH} characters.",
+            )
         try:
             row = build_assessment(trace=trace, assessment=assessment)
         except ValidationError as exc:

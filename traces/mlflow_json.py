@@ -43,7 +43,7 @@ from traces.ingest import (
     ingest_traces,
     loads_strict,
 )
-from traces.models import Experiment
+from traces.models import Experiment, Trace
 
 TRACE_FILE_SUFFIXES = (".json", ".jsonl")
 # Traces written per bulk batch inside a file's transaction (progress is reported per batch).
@@ -98,6 +98,43 @@ def _documents(text: str, *, jsonl: bool) -> Iterator[tuple[str, Any]]:
             raise TraceFileError(f"line {number} is not valid JSON: {exc}.") from None
 
 
+def _load(data: bytes | str | IO[bytes] | IO[str], name: str) -> tuple[list[_Document], bool]:
+    """The trace documents of a file, and whether they need NUL characters replaced."""
+    text = _text(data)
+    if not text.strip():
+        raise TraceFileError("the file is empty.")
+    documents = [
+        _Document(where, raw)
+        for where, raw in _documents(text, jsonl=name.lower().endswith(".jsonl"))
+    ]
+    if not documents:
+        raise TraceFileError("the file holds no traces.")
+    return documents, "\\u0000" in text
+
+
+@dataclass(frozen=True)
+class _Document:
+    where: str  # "line 3", "item 2 of the list", or "" for a file holding one trace
+    raw: Any
+
+    @property
+    def trace_id(self) -> str | None:
+        """The trace id, read without parsing the trace (None when not where it should be)."""
+        info = self.raw.get("info") if isinstance(self.raw, dict) else None
+        if not isinstance(info, dict):
+            return None
+        trace_id = info.get("trace_id", info.get("request_id"))
+        return trace_id if isinstance(trace_id, str) else None
+
+    def parse(self, *, scrub: bool, warnings: list[str] | None) -> TraceRecord:
+        try:
+            record = parse_trace(self.raw, warnings=warnings)
+        except (TraceFileError, ValidationError) as exc:
+            problem = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            raise TraceFileError(f"{self.where}: {problem}" if self.where else problem) from None
+        return without_nul_characters(record) if scrub else record
+
+
 def read_trace_file(
     data: bytes | str | IO[bytes] | IO[str],
     *,
@@ -106,21 +143,8 @@ def read_trace_file(
 ) -> list[TraceRecord]:
     """The traces of one file: a trace, a JSON list of traces, or JSONL (by content or by a
     ``.jsonl`` name). Raises `TraceFileError` saying where the first problem is."""
-    text = _text(data)
-    if not text.strip():
-        raise TraceFileError("the file is empty.")
-    scrub = "\\u0000" in text
-    records = []
-    for where, document in _documents(text, jsonl=name.lower().endswith(".jsonl")):
-        try:
-            record = parse_trace(document, warnings=warnings)
-        except (TraceFileError, ValidationError) as exc:
-            problem = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            raise TraceFileError(f"{where}: {problem}" if where else problem) from None
-        records.append(without_nul_characters(record) if scrub else record)
-    if not records:
-        raise TraceFileError("the file holds no traces.")
-    return records
+    documents, scrub = _load(data, name)
+    return [document.parse(scrub=scrub, warnings=warnings) for document in documents]
 
 
 # --- one trace -----------------------------------------------------------------------------------
@@ -526,18 +550,31 @@ def import_trace_file(
     """
     result = FileResult(name=name)
     try:
-        records = read_trace_file(data, name=name, warnings=result.warnings)
+        documents, scrub = _load(data, name)
         with transaction.atomic():
-            for start in range(0, len(records), IMPORT_CHUNK_SIZE):
-                chunk = records[start : start + IMPORT_CHUNK_SIZE]
-                done = ingest_traces(experiment=experiment, traces=chunk)
-                result.imported += done.imported
-                result.already_present += done.already_present
-                result.spans += done.spans
-                result.assessments += done.assessments
-                result.warnings += done.warnings
+            for start in range(0, len(documents), IMPORT_CHUNK_SIZE):
+                chunk = documents[start : start + IMPORT_CHUNK_SIZE]
+                # Traces already stored are not even parsed: re-importing a folder is cheap.
+                stored = set(
+                    Trace.objects.filter(trace_id__in={d.trace_id for d in chunk} - {None})
+                    .order_by()
+                    .values_list("trace_id", flat=True)
+                )
+                records = []
+                for document in chunk:
+                    if document.trace_id in stored:
+                        result.already_present.append(document.trace_id)
+                    else:
+                        records.append(document.parse(scrub=scrub, warnings=result.warnings))
+                if records:
+                    done = ingest_traces(experiment=experiment, traces=records)
+                    result.imported += done.imported
+                    result.already_present += done.already_present
+                    result.spans += done.spans
+                    result.assessments += done.assessments
+                    result.warnings += done.warnings
                 if on_progress is not None:
-                    on_progress(start + len(chunk), len(records))
+                    on_progress(start + len(chunk), len(documents))
     except TraceFileError as exc:
         return _failed(result, str(exc))
     except ValidationError as exc:

@@ -21,7 +21,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, ManagementUtility, call_command
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from mlflow.entities import Trace as MlflowTrace
 
@@ -516,6 +516,34 @@ def test_a_span_that_ends_before_it_starts_is_refused():
     assert "ends before it starts" in result.error
 
 
+def test_an_assessment_id_too_long_for_the_column_is_refused():
+    document = mlflow_trace_json(assessments=[mlflow_feedback_json(assessment_id="a-" + "f" * 90)])
+    result = import_trace_file(experiment=make_experiment(), data=json.dumps(document), name="x")
+    assert "is not text of at most 64 characters" in result.error
+    assert not Trace.objects.exists()
+
+
+def test_a_database_error_is_reported_and_rolls_the_file_back(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(Span.objects, "bulk_create", refuse)
+    result = import_trace_file(
+        experiment=make_experiment(), data=json.dumps(mlflow_trace_json()), name="x"
+    )
+    assert result.error == (
+        "the database refused the data: duplicate key value violates unique constraint"
+    )
+    assert not Trace.objects.exists()
+
+
+def test_a_time_too_large_for_the_column_is_refused():
+    document = mlflow_trace_json(spans=1)
+    document["data"]["spans"][0]["end_time_unix_nano"] = 2**64
+    result = import_trace_file(experiment=make_experiment(), data=json.dumps(document), name="x")
+    assert "end time that is not a nanosecond timestamp" in result.error
+
+
 def test_nan_is_refused_rather_than_stored():
     result = import_trace_file(
         experiment=make_experiment(), data='{"info": {"x": NaN}, "data": {}}', name="nan.json"
@@ -656,9 +684,10 @@ def test_query_count_does_not_grow_with_spans_or_assessments():
             )
         ],
     )
-    # savepoints, trace lookup, INSERT traces, INSERT spans; the large one adds the assessment
-    # id check and one INSERT for all its assessments.
-    assert small == 7
+    # Two savepoints and their releases, the stored-trace lookup before parsing and the one in
+    # ingest_traces, INSERT traces, INSERT spans; the large one adds the assessment id check
+    # and one INSERT for all its assessments.
+    assert small == 8
     assert large == small + 2
 
 
@@ -683,8 +712,18 @@ def test_importing_an_already_present_file_is_one_lookup():
     experiment = make_experiment()
     documents = [mlflow_trace_json(spans=5) for _ in range(20)]
     count_queries(experiment, documents)
-    # two savepoints and their releases, and the existence lookup
-    assert count_queries(experiment, documents) == 5
+    # the file's savepoint and its release, and the stored-trace lookup
+    assert count_queries(experiment, documents) == 3
+
+
+def test_traces_already_present_are_not_parsed_again():
+    document = mlflow_trace_json()
+    import_trace_file(experiment=make_experiment(), data=json.dumps(document), name="a.json")
+    document["data"]["spans"] = "this would not parse"
+    result = import_trace_file(
+        experiment=make_experiment(), data=json.dumps(document), name="a.json"
+    )
+    assert result.ok and result.already_present == [document["info"]["trace_id"]]
 
 
 # --- the SDK still writes what we read ------------------------------------------------------------
