@@ -608,6 +608,24 @@ def test_cli_exit_status_is_zero_when_all_files_import(capsys, keep_test_connect
     assert "Imported 1 trace (4 spans, 6 assessments)" in capsys.readouterr().out
 
 
+def test_cli_verbosity_0_prints_only_problems(tmp_path):
+    (tmp_path / "bad.json").write_text("[]")
+    shutil.copy(RAG, tmp_path / "good.json")
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError):
+        call_command(
+            "import_traces", str(tmp_path), "--experiment", "q", "-v", "0", stdout=out, stderr=err
+        )
+    assert out.getvalue() == ""
+    assert "bad.json: the file holds no traces" in err.getvalue()
+
+
+def test_cli_verbosity_2_lists_each_file():
+    out, _ = run_command(str(FIXTURES), "--experiment", "v2", "-v", "2")
+    assert "rag_trace.json: 1 imported, 0 already present" in out
+    assert "traces.jsonl: 3 imported, 0 already present" in out
+
+
 def test_cli_reports_a_missing_path():
     with pytest.raises(CommandError, match="1 file could not be imported"):
         run_command("/no/such/file.json", str(RAG), "--experiment", "x")

@@ -107,7 +107,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        experiment = self._experiment(options["experiment"])
+        experiment = self._experiment(options["experiment"], announce=options["verbosity"] > 0)
         files, failed = find_trace_files(options["paths"])
         verbosity = options["verbosity"]
         stderr = self.stderr._out
@@ -152,11 +152,11 @@ class Command(BaseCommand):
             bar.update(files_done=len(files), file_fraction=0.0, traces=traces_so_far, final=True)
             bar.finish()
 
-        self._summary(experiment, results, failed)
+        self._summary(experiment, results, failed, quiet=verbosity == 0)
 
     # ---------------------------------------------------------------------------------------
 
-    def _experiment(self, name: str) -> Experiment:
+    def _experiment(self, name: str, *, announce: bool) -> Experiment:
         try:
             name = validate_name(name)
         except ValidationError as exc:
@@ -164,7 +164,7 @@ class Command(BaseCommand):
         experiment, created = Experiment.objects.get_or_create(name=name)
         if experiment.lifecycle_stage == LifecycleStage.DELETED:
             raise CommandError(f'The experiment "{name}" is deleted; restore it or pick another.')
-        if created:
+        if created and announce:
             self.stdout.write(f'Created experiment "{name}".')
         return experiment
 
@@ -195,26 +195,34 @@ class Command(BaseCommand):
             self._say(self.style.WARNING(f"warning: {result.name}: {warning}"), bar, error=True)
 
     def _summary(
-        self, experiment: Experiment, results: list[FileResult], failed: list[FileResult]
+        self,
+        experiment: Experiment,
+        results: list[FileResult],
+        failed: list[FileResult],
+        *,
+        quiet: bool,
     ) -> None:
         ok = [r for r in results if r.ok]
         bad = failed + [r for r in results if not r.ok]
-        imported = sum(len(r.imported) for r in ok)
-        present = sum(len(r.already_present) for r in ok)
-        spans = sum(r.spans for r in ok)
-        assessments = sum(r.assessments for r in ok)
-        files = len(results) + len(failed)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Imported {imported:,} {_plural(imported, 'trace')} "
-                f"({spans:,} {_plural(spans, 'span')}, "
-                f"{assessments:,} {_plural(assessments, 'assessment')}) "
-                f'into experiment "{experiment.name}" from {len(ok)} of {files} '
-                f"{_plural(files, 'file')}."
+        if not quiet:
+            imported = sum(len(r.imported) for r in ok)
+            present = sum(len(r.already_present) for r in ok)
+            spans = sum(r.spans for r in ok)
+            assessments = sum(r.assessments for r in ok)
+            files = len(results) + len(failed)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Imported {imported:,} {_plural(imported, 'trace')} "
+                    f"({spans:,} {_plural(spans, 'span')}, "
+                    f"{assessments:,} {_plural(assessments, 'assessment')}) "
+                    f'into experiment "{experiment.name}" from {len(ok)} of {files} '
+                    f"{_plural(files, 'file')}."
+                )
             )
-        )
-        if present:
-            self.stdout.write(f"Already present, skipped: {present:,} {_plural(present, 'trace')}.")
+            if present:
+                self.stdout.write(
+                    f"Already present, skipped: {present:,} {_plural(present, 'trace')}."
+                )
         if bad:
             raise CommandError(
                 f"{len(bad)} {_plural(len(bad), 'file')} could not be imported: "
