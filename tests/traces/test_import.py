@@ -626,6 +626,14 @@ def test_cli_verbosity_2_lists_each_file():
     assert "traces.jsonl: 3 imported, 0 already present" in out
 
 
+def test_cli_reports_a_folder_without_trace_files(tmp_path):
+    (tmp_path / "readme.txt").write_text("nothing here")
+    err = StringIO()
+    with pytest.raises(CommandError, match="1 file could not be imported"):
+        call_command("import_traces", str(tmp_path), "--experiment", "empty", stderr=err)
+    assert "the folder has no .json or .jsonl files" in err.getvalue()
+
+
 def test_cli_reports_a_missing_path():
     with pytest.raises(CommandError, match="1 file could not be imported"):
         run_command("/no/such/file.json", str(RAG), "--experiment", "x")
