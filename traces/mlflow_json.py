@@ -89,7 +89,9 @@ def _documents(text: str, *, jsonl: bool) -> Iterator[tuple[str, Any]]:
             else:
                 yield "", document
             return
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: str.splitlines() would also split at U+2028 and friends, which
+    # JSON allows unescaped inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -350,6 +350,14 @@ def test_jsonl_content_is_recognised_whatever_the_file_name():
     assert len(read_trace_file(lines.encode(), name="upload")) == 2
 
 
+def test_jsonl_lines_end_only_at_newlines():
+    document = mlflow_trace_json(spans=1)
+    document["info"]["tags"]["note"] = "one\u2028two\u0085three\rfour"
+    content = json.dumps(document, ensure_ascii=False) + "\r\n" + json.dumps(mlflow_trace_json())
+    [first, _] = read_trace_file(content, name="raw.jsonl")
+    assert first.tags["note"] == "one\u2028two\u0085three\rfour"
+
+
 def test_folder_is_searched_recursively_for_json_and_jsonl(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     shutil.copy(RAG, tmp_path / "rag.json")
