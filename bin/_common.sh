@@ -32,7 +32,7 @@ ensure_venv() {
     python="$(find_python)"
     echo "Creating $VENV with $("$python" --version 2>&1)"
     "$python" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
   fi
   local target="$ROOT"
   [ -n "$extras" ] && target="$ROOT[$extras]"
