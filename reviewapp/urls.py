@@ -14,6 +14,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # Token-authenticated API: /v1/traces (OTLP), /version, /api/{2.0,3.0}/mlflow/… (MLflow).
+    path("", include("traces.api_urls")),
     path("", include("traces.urls")),
     path("console/", include("labeling.console_urls")),
     path("review/", include("labeling.review_urls")),

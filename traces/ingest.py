@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from traces.models import (
@@ -45,7 +45,7 @@ from traces.models import (
     Trace,
     TraceState,
 )
-from traces.services import Expectation, Feedback, build_assessment
+from traces.services import Expectation, Feedback, build_assessment, log_assessment
 
 # MLflow's span attribute and trace metadata keys (`mlflow.tracing.constant`).
 ATTR_SPAN_TYPE = "mlflow.spanType"
@@ -620,3 +620,287 @@ def _check_assessment_ids(rows: list[Assessment]) -> None:
             f"The assessment id {taken[0]} already exists (on trace {taken[1]}).",
             code="assessment_id",
         )
+
+
+# --- spans arriving over time (OTLP) and trace info arriving apart (MLflow's StartTraceV3) -----
+
+# Trace metadata key MLflow's server sets once the client sent the finished trace's info
+# (`mlflow.tracing.constant.TraceMetadataKey.TRACE_INFO_FINALIZED`): from then on the info is the
+# client's, and spans arriving later do not recompute it.
+METADATA_INFO_FINALIZED = "mlflow.trace.infoFinalized"
+TAG_TRACE_NAME = "mlflow.traceName"
+
+
+@dataclass(frozen=True)
+class SpanBatch:
+    """Spans of one trace that arrived together; the trace may already hold others."""
+
+    trace_id: str
+    spans: Sequence[SpanRecord]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SpanIngestResult:
+    """What `ingest_spans` did: traces created or added to, spans stored or already present."""
+
+    traces_created: list[str] = field(default_factory=list)
+    traces_updated: list[str] = field(default_factory=list)
+    spans: int = 0
+    duplicates: int = 0
+
+
+_TRACE_DERIVED_FIELDS = [
+    "request_time",
+    "execution_duration",
+    "state",
+    "request_preview",
+    "response_preview",
+    "tags",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+]
+
+
+def _locked_traces(trace_ids: Iterable[str]) -> dict[str, Trace]:
+    """The stored traces among `trace_ids`, locked for update in id order (no deadlocks between
+    requests touching the same traces)."""
+    return {
+        trace.trace_id: trace
+        for trace in Trace.objects.select_for_update()
+        .filter(trace_id__in=list(trace_ids))
+        .order_by("trace_id")
+    }
+
+
+def _check_experiment(trace: Trace, experiment: Experiment) -> None:
+    if trace.experiment_id != experiment.pk:
+        raise ValidationError(
+            f"Trace {trace.trace_id} belongs to experiment {trace.experiment_id}, "
+            f"not to experiment {experiment.pk}.",
+            code="experiment",
+        )
+
+
+def _partial_trace_row(
+    trace_id: str, spans: Sequence[SpanRecord], tags: Mapping[str, str], experiment: Experiment
+) -> Trace:
+    """A trace whose root span may not have arrived yet: in progress, starting at its earliest
+    span; `_refresh_trace` fills the rest once the root is there."""
+    row = build_trace_row(
+        TraceRecord(
+            trace_id=trace_id,
+            request_time=datetime_from_ns(min(span.start_time_ns for span in spans)),
+            state=TraceState.IN_PROGRESS,
+            request_preview="",
+            response_preview="",
+            tags=dict(tags),
+            token_usage=TokenUsage(),
+        ),
+        experiment,
+    )
+    return row
+
+
+def _usage_from_stored_spans(trace: Trace) -> TokenUsage | None:
+    """Token usage over every stored span of `trace` (two queries; payloads stay unread)."""
+    links = Span.objects.filter(trace=trace).values_list("span_id", "parent_id")
+    usage = dict(
+        Span.objects.filter(trace=trace, attributes__has_key=ATTR_CHAT_USAGE).values_list(
+            "span_id", "attributes"
+        )
+    )
+    records = [
+        SpanRecord(
+            span_id=span_id,
+            parent_id=parent_id,
+            name="",
+            start_time_ns=0,
+            attributes={ATTR_CHAT_USAGE: usage[span_id].get(ATTR_CHAT_USAGE)}
+            if span_id in usage
+            else {},
+        )
+        for span_id, parent_id in links
+    ]
+    return token_usage_from_spans(records)
+
+
+def _refresh_trace(trace: Trace, new_spans: Sequence[SpanRecord], tags: Mapping[str, str]) -> None:
+    """Update what a trace derives from its spans after `new_spans` were stored."""
+    for key, value in tags.items():
+        trace.tags.setdefault(key, value)
+    if trace.trace_metadata.get(METADATA_INFO_FINALIZED) != "true":
+        root = next((span for span in new_spans if not span.parent_id), None)
+        if root is not None:
+            trace.request_time = datetime_from_ns(root.start_time_ns)
+            if root.end_time_ns is None:
+                trace.execution_duration = None
+                trace.state = TraceState.IN_PROGRESS
+            else:
+                trace.execution_duration = (root.end_time_ns - root.start_time_ns) // 1_000_000
+                trace.state = (
+                    TraceState.ERROR if root.status_code == SpanStatusCode.ERROR else TraceState.OK
+                )
+            trace.request_preview = preview_text(root.inputs)
+            trace.response_preview = preview_text(root.outputs)
+            if root.name:
+                trace.tags.setdefault(TAG_TRACE_NAME, root.name)
+        elif trace.state == TraceState.IN_PROGRESS:
+            earliest = datetime_from_ns(min(span.start_time_ns for span in new_spans))
+            trace.request_time = min(trace.request_time, earliest)
+    if token_usage_from_metadata(trace.trace_metadata) is None and any(
+        ATTR_CHAT_USAGE in span.attributes for span in new_spans
+    ):
+        usage = _usage_from_stored_spans(trace) or TokenUsage()
+        trace.input_tokens = usage.input_tokens
+        trace.output_tokens = usage.output_tokens
+        trace.total_tokens = usage.total_tokens
+
+
+@transaction.atomic
+def ingest_spans(*, experiment: Experiment, batches: Iterable[SpanBatch]) -> SpanIngestResult:
+    """Add spans to their traces in `experiment`, creating the traces that are new, in one
+    transaction.
+
+    Spans of a trace may come in several calls, in any order. A span already stored (a retried
+    batch) is skipped. A trace is "in progress" until its root span (no parent) arrives; then its
+    request time, duration, state, previews and name come from the root, unless the client
+    already sent the trace's info (`upsert_trace_info`). Token usage is summed again whenever
+    spans reporting it arrive. Anything invalid raises `ValidationError` and nothing is written.
+    """
+    result = SpanIngestResult()
+    merged: dict[str, tuple[dict[str, SpanRecord], dict[str, str]]] = {}
+    for batch in batches:
+        spans, tags = merged.setdefault(batch.trace_id, ({}, {}))
+        for span in batch.spans:
+            if span.span_id in spans:
+                result.duplicates += 1
+                continue
+            spans[span.span_id] = span
+        for key, value in batch.tags.items():
+            tags.setdefault(key, value)
+    merged = {trace_id: item for trace_id, item in merged.items() if item[0]}
+    if not merged:
+        return result
+
+    # Validate everything before the first write.
+    new_rows: dict[str, Trace] = {}
+    span_rows: dict[str, list[Span]] = {}
+    for trace_id, (spans, tags) in merged.items():
+        row = _partial_trace_row(trace_id, list(spans.values()), tags, experiment)
+        new_rows[trace_id] = row
+        span_rows[trace_id] = build_span_rows(
+            TraceRecord(trace_id=trace_id, spans=list(spans.values())), row
+        )
+
+    traces = _locked_traces(merged)
+    missing = sorted(set(merged) - set(traces))
+    if missing:
+        Trace.objects.bulk_create(
+            [new_rows[trace_id] for trace_id in missing],
+            batch_size=TRACE_BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+        traces |= _locked_traces(missing)
+    for trace in traces.values():
+        _check_experiment(trace, experiment)
+
+    stored = set(
+        Span.objects.filter(
+            trace__in=list(traces.values()),
+            span_id__in={span_id for spans, _ in merged.values() for span_id in spans},
+        )
+        .order_by()
+        .values_list("trace_id", "span_id")
+    )
+    to_insert: list[Span] = []
+    changed: list[tuple[Trace, list[SpanRecord], dict[str, str]]] = []
+    for trace_id, (spans, tags) in merged.items():
+        trace = traces[trace_id]
+        fresh = []
+        for row in span_rows[trace_id]:
+            if (trace.pk, row.span_id) in stored:
+                result.duplicates += 1
+                continue
+            row.trace = trace
+            to_insert.append(row)
+            fresh.append(spans[row.span_id])
+        if trace_id in missing:
+            result.traces_created.append(trace_id)
+        elif fresh:
+            result.traces_updated.append(trace_id)
+        if fresh:
+            changed.append((trace, fresh, tags))
+    Span.objects.bulk_create(to_insert, batch_size=SPAN_BATCH_SIZE, ignore_conflicts=True)
+    result.spans = len(to_insert)
+
+    for trace, fresh, tags in changed:
+        _refresh_trace(trace, fresh, tags)
+    if changed:
+        Trace.objects.bulk_update(
+            [trace for trace, _, _ in changed], _TRACE_DERIVED_FIELDS, batch_size=TRACE_BATCH_SIZE
+        )
+    return result
+
+
+@transaction.atomic
+def upsert_trace_info(*, experiment: Experiment, record: TraceRecord) -> tuple[Trace, bool]:
+    """Store the info of a finished trace as a client sends it (MLflow's StartTraceV3), creating
+    the trace or completing the one its spans already started. Returns (trace, created).
+
+    The client's values win over what was derived from spans; metadata and tags are merged;
+    assessments not stored yet are added. The trace is then marked finalized
+    (`METADATA_INFO_FINALIZED`): spans arriving later no longer change its info.
+    """
+    row = build_trace_row(record, experiment)
+    trace = _locked_traces([record.trace_id]).get(record.trace_id)
+    created = False
+    if trace is None:
+        row.trace_metadata = {**row.trace_metadata, METADATA_INFO_FINALIZED: "true"}
+        try:
+            with transaction.atomic():
+                row.save()
+            trace, created = row, True
+        except IntegrityError:  # its first spans were stored meanwhile
+            trace = _locked_traces([record.trace_id])[record.trace_id]
+    _check_experiment(trace, experiment)
+    if not created:
+        if record.request_time is not None:
+            trace.request_time = row.request_time
+        if record.execution_duration_ms is not None:
+            trace.execution_duration = row.execution_duration
+        if record.state is not None:
+            trace.state = row.state
+        if record.request_preview:
+            trace.request_preview = row.request_preview
+        if record.response_preview:
+            trace.response_preview = row.response_preview
+        if record.client_request_id:
+            trace.client_request_id = row.client_request_id
+        trace.trace_metadata = {
+            **trace.trace_metadata,
+            **record.trace_metadata,
+            METADATA_INFO_FINALIZED: "true",
+        }
+        trace.tags = {**trace.tags, **record.tags}
+        if usage := (record.token_usage or token_usage_from_metadata(record.trace_metadata)):
+            trace.input_tokens = usage.input_tokens
+            trace.output_tokens = usage.output_tokens
+            trace.total_tokens = usage.total_tokens
+        trace.save()
+    if record.assessments:
+        _add_new_assessments(trace, record.assessments)
+    return trace, created
+
+
+def _add_new_assessments(trace: Trace, assessments: Sequence[AssessmentRecord]) -> None:
+    stored = set(
+        Assessment.objects.filter(
+            assessment_id__in=[a.assessment_id for a in assessments if a.assessment_id]
+        ).values_list("assessment_id", flat=True)
+    )
+    for assessment in assessments:
+        if assessment.assessment_id and assessment.assessment_id in stored:
+            continue
+        log_assessment(trace_id=trace.trace_id, assessment=assessment)
