@@ -61,6 +61,32 @@
     }
   });
 
+  // data-copy-target=<input id>: copy that input's value (API tokens shown once).
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-copy-target]");
+    if (!button) return;
+    const input = document.getElementById(button.dataset.copyTarget);
+    if (!input) return;
+    input.select();
+    const done = function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  // data-select-on-focus: select an input's whole value when it gets focus.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input[data-select-on-focus]")) {
+      event.target.select();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:afterSwap", function (event) { enhance(event.target); });
 })();
