@@ -23,11 +23,12 @@ their ids, times, `valid` flags and `overrides` links.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -894,7 +895,34 @@ def upsert_trace_info(*, experiment: Experiment, record: TraceRecord) -> tuple[T
     return trace, created
 
 
+def _stable_assessment_id(trace_id: str, assessment: AssessmentRecord) -> str:
+    """An id for an assessment sent without one (the SDK logs those with the trace), the same
+    each time the same trace info is sent: a retry adds nothing."""
+    error = getattr(assessment, "error", None)
+    key = json.dumps(
+        [
+            trace_id,
+            assessment.kind,
+            assessment.name,
+            assessment.value,
+            getattr(error, "error_code", None),
+            assessment.rationale,
+            assessment.span_id,
+            assessment.source.source_type if assessment.source else None,
+            assessment.source.source_id if assessment.source else None,
+            assessment.create_time.isoformat() if assessment.create_time else None,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return "a-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def _add_new_assessments(trace: Trace, assessments: Sequence[AssessmentRecord]) -> None:
+    assessments = [
+        a if a.assessment_id else replace(a, assessment_id=_stable_assessment_id(trace.trace_id, a))
+        for a in assessments
+    ]
     stored = set(
         Assessment.objects.filter(
             assessment_id__in=[a.assessment_id for a in assessments if a.assessment_id]
