@@ -15,7 +15,7 @@ class ApiTokenForm(forms.Form):
     """Name a new API token."""
 
     name = forms.CharField(
-        label="New token’s name",
+        label="Name of the new token",
         max_length=TOKEN_NAME_MAX_LENGTH,
         help_text="Where the token is used, e.g. “support bot (production)”.",
         widget=forms.TextInput(attrs={"placeholder": "support bot (production)"}),

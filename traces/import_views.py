@@ -155,10 +155,12 @@ def _page(
     form: TraceUploadForm,
     summary: dict[str, Any] | None = None,
     *,
+    error: str = "",
     status: int = 200,
 ) -> HttpResponse:
     context = {
         "form": form,
+        "error": error,
         "summary": summary,
         "max_bytes": settings.TRACE_UPLOAD_MAX_BYTES,
         "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
@@ -178,13 +180,14 @@ def import_traces(request: HtmxHttpRequest) -> HttpResponse:
         return _page(request, TraceUploadForm(), request.session.pop(RESULTS_SESSION_KEY, None))
     limit = settings.TRACE_UPLOAD_MAX_BYTES
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-        form = TraceUploadForm()
-        form.add_error(
-            None,
+        too_large = (
             f"The upload is larger than {filesizeformat(limit)}, the limit per upload. Upload "
-            "the files in several goes, or use manage.py import_traces on the server.",
+            "the files in several goes, or use manage.py import_traces on the server."
         )
-        return _page(request, form, status=413)
+        # htmx swaps no 4xx answer: it gets the message with 200, a plain form post with 413.
+        return _page(
+            request, TraceUploadForm(), error=too_large, status=200 if request.htmx else 413
+        )
     form = TraceUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, form)

@@ -144,3 +144,13 @@ def test_upload_needs_csrf(curator, client):
     strict.force_login(curator)
     response = strict.post(URL, {"new_experiment": "x", "files": [upload("rag_trace.json")]})
     assert response.status_code == 403
+
+
+def test_an_oversized_htmx_upload_gets_the_message_with_200(curator_client, settings):
+    settings.TRACE_UPLOAD_MAX_BYTES = 2000
+    huge = upload("big.json", mlflow_trace_json(spans=3, output_chars=200_000))
+    response = curator_client.post(
+        URL, {"new_experiment": "x", "files": [huge]}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert "the limit per upload" in response.content.decode()
