@@ -157,6 +157,12 @@ def _otlp_body(request: HttpRequest) -> bytes:
         raise otlp.OtlpError("The Content-Length header is not a number.") from None
     if length > limit:
         raise otlp.OtlpError(otlp.too_large(limit), status=413)
+    if not length and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # WSGI servers hand Django no chunked body: refuse rather than store nothing.
+        raise otlp.OtlpError(
+            "Send the body with a Content-Length (chunked transfer encoding is not supported).",
+            status=411,
+        )
     body = request.read(limit + 1)
     if len(body) > limit:
         raise otlp.OtlpError(otlp.too_large(limit), status=413)
@@ -437,7 +443,7 @@ def assessment_create(request: ApiRequest, trace_id: str) -> JsonResponse:
     """CreateAssessment (mlflow.log_feedback, log_expectation, override_feedback)."""
     data = _json_body(request)
     assessment = mlflow_api.parse_assessment(data.get("assessment"))
-    _trace(trace_id)
+    # An unknown trace is refused by the service (404).
     row = services.log_assessment(trace_id=trace_id, assessment=assessment)
     return _ok({"assessment": mlflow_api.assessment_json(row, trace_id)})
 
@@ -482,7 +488,6 @@ def assessment_detail(request: ApiRequest, trace_id: str, assessment_id: str) ->
         services.delete_assessment(trace_id=trace_id, assessment_id=assessment_id)
         return _ok()
     if request.method == "GET":
-        _trace(trace_id)
         row = services.get_assessment(trace_id=trace_id, assessment_id=assessment_id)
         return _ok({"assessment": mlflow_api.assessment_json(row, trace_id)})
     data = _json_body(request)

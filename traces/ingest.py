@@ -704,31 +704,52 @@ def _partial_trace_row(
     return row
 
 
-def _usage_from_stored_spans(trace: Trace) -> TokenUsage | None:
-    """Token usage over every stored span of `trace` (two queries; payloads stay unread)."""
-    links = Span.objects.filter(trace=trace).values_list("span_id", "parent_id")
-    usage = dict(
-        Span.objects.filter(trace=trace, attributes__has_key=ATTR_CHAT_USAGE).values_list(
-            "span_id", "attributes"
+def _usage_from_stored_spans(traces: Sequence[Trace]) -> dict[int, TokenUsage | None]:
+    """Token usage over every stored span of each trace (two queries; payloads stay unread)."""
+    links: dict[int, list[tuple[str, str | None]]] = {trace.pk: [] for trace in traces}
+    for trace_pk, span_id, parent_id in Span.objects.filter(trace__in=traces).values_list(
+        "trace_id", "span_id", "parent_id"
+    ):
+        links[trace_pk].append((span_id, parent_id))
+    usage = {
+        (trace_pk, span_id): attributes.get(ATTR_CHAT_USAGE)
+        for trace_pk, span_id, attributes in Span.objects.filter(
+            trace__in=traces, attributes__has_key=ATTR_CHAT_USAGE
+        ).values_list("trace_id", "span_id", "attributes")
+    }
+    return {
+        trace_pk: token_usage_from_spans(
+            [
+                SpanRecord(
+                    span_id=span_id,
+                    parent_id=parent_id,
+                    name="",
+                    start_time_ns=0,
+                    attributes={ATTR_CHAT_USAGE: usage[(trace_pk, span_id)]}
+                    if (trace_pk, span_id) in usage
+                    else {},
+                )
+                for span_id, parent_id in spans
+            ]
         )
+        for trace_pk, spans in links.items()
+    }
+
+
+def _needs_usage(trace: Trace, new_spans: Sequence[SpanRecord]) -> bool:
+    return token_usage_from_metadata(trace.trace_metadata) is None and any(
+        ATTR_CHAT_USAGE in span.attributes for span in new_spans
     )
-    records = [
-        SpanRecord(
-            span_id=span_id,
-            parent_id=parent_id,
-            name="",
-            start_time_ns=0,
-            attributes={ATTR_CHAT_USAGE: usage[span_id].get(ATTR_CHAT_USAGE)}
-            if span_id in usage
-            else {},
-        )
-        for span_id, parent_id in links
-    ]
-    return token_usage_from_spans(records)
 
 
-def _refresh_trace(trace: Trace, new_spans: Sequence[SpanRecord], tags: Mapping[str, str]) -> None:
-    """Update what a trace derives from its spans after `new_spans` were stored."""
+def _refresh_trace(
+    trace: Trace,
+    new_spans: Sequence[SpanRecord],
+    tags: Mapping[str, str],
+    usage: TokenUsage | None,
+) -> None:
+    """Update what a trace derives from its spans after `new_spans` were stored (`usage`: the
+    token usage over all its spans, when `_needs_usage`)."""
     for key, value in tags.items():
         trace.tags.setdefault(key, value)
     if trace.trace_metadata.get(METADATA_INFO_FINALIZED) != "true":
@@ -750,10 +771,8 @@ def _refresh_trace(trace: Trace, new_spans: Sequence[SpanRecord], tags: Mapping[
         elif trace.state == TraceState.IN_PROGRESS:
             earliest = datetime_from_ns(min(span.start_time_ns for span in new_spans))
             trace.request_time = min(trace.request_time, earliest)
-    if token_usage_from_metadata(trace.trace_metadata) is None and any(
-        ATTR_CHAT_USAGE in span.attributes for span in new_spans
-    ):
-        usage = _usage_from_stored_spans(trace) or TokenUsage()
+    if _needs_usage(trace, new_spans):
+        usage = usage or TokenUsage()
         trace.input_tokens = usage.input_tokens
         trace.output_tokens = usage.output_tokens
         trace.total_tokens = usage.total_tokens
@@ -769,6 +788,10 @@ def ingest_spans(*, experiment: Experiment, batches: Iterable[SpanBatch]) -> Spa
     request time, duration, state, previews and name come from the root, unless the client
     already sent the trace's info (`upsert_trace_info`). Token usage is summed again whenever
     spans reporting it arrive. Anything invalid raises `ValidationError` and nothing is written.
+
+    Queries do not grow with the number of spans: traces whose spans all arrive in this call
+    are written complete (no UPDATE); traces that already existed take two queries for their
+    token usage (all of them together) and one UPDATE each.
     """
     result = SpanIngestResult()
     merged: dict[str, tuple[dict[str, SpanRecord], dict[str, str]]] = {}
@@ -785,36 +808,48 @@ def ingest_spans(*, experiment: Experiment, batches: Iterable[SpanBatch]) -> Spa
     if not merged:
         return result
 
-    # Validate everything before the first write.
+    # Validate everything before the first write. New traces get their final fields now.
     new_rows: dict[str, Trace] = {}
     span_rows: dict[str, list[Span]] = {}
     for trace_id, (spans, tags) in merged.items():
-        row = _partial_trace_row(trace_id, list(spans.values()), tags, experiment)
+        records = list(spans.values())
+        row = _partial_trace_row(trace_id, records, tags, experiment)
+        span_rows[trace_id] = build_span_rows(TraceRecord(trace_id=trace_id, spans=records), row)
+        usage = token_usage_from_spans(records) if _needs_usage(row, records) else None
+        _refresh_trace(row, records, {}, usage)
         new_rows[trace_id] = row
-        span_rows[trace_id] = build_span_rows(
-            TraceRecord(trace_id=trace_id, spans=list(spans.values())), row
-        )
 
     traces = _locked_traces(merged)
     missing = sorted(set(merged) - set(traces))
+    created: set[str] = set()
     if missing:
         Trace.objects.bulk_create(
             [new_rows[trace_id] for trace_id in missing],
             batch_size=TRACE_BATCH_SIZE,
             ignore_conflicts=True,
         )
-        traces |= _locked_traces(missing)
+        for trace_id, trace in _locked_traces(missing).items():
+            traces[trace_id] = trace
+            # Ours, unless another request created the trace in the meantime (its row then
+            # carries that request's creation time, not the one set on ours).
+            if trace.created_at == new_rows[trace_id].created_at:
+                created.add(trace_id)
     for trace in traces.values():
         _check_experiment(trace, experiment)
 
-    stored = set(
-        Span.objects.filter(
-            trace__in=list(traces.values()),
-            span_id__in={span_id for spans, _ in merged.values() for span_id in spans},
+    existing = [traces[trace_id] for trace_id in merged if trace_id not in created]
+    stored = set()
+    if existing:
+        stored = set(
+            Span.objects.filter(
+                trace__in=existing,
+                span_id__in={
+                    span_id for trace in existing for span_id in merged[trace.trace_id][0]
+                },
+            )
+            .order_by()
+            .values_list("trace_id", "span_id")
         )
-        .order_by()
-        .values_list("trace_id", "span_id")
-    )
     to_insert: list[Span] = []
     changed: list[tuple[Trace, list[SpanRecord], dict[str, str]]] = []
     for trace_id, (spans, tags) in merged.items():
@@ -827,21 +862,19 @@ def ingest_spans(*, experiment: Experiment, batches: Iterable[SpanBatch]) -> Spa
             row.trace = trace
             to_insert.append(row)
             fresh.append(spans[row.span_id])
-        if trace_id in missing:
+        if trace_id in created:
             result.traces_created.append(trace_id)
         elif fresh:
             result.traces_updated.append(trace_id)
-        if fresh:
             changed.append((trace, fresh, tags))
     Span.objects.bulk_create(to_insert, batch_size=SPAN_BATCH_SIZE, ignore_conflicts=True)
     result.spans = len(to_insert)
 
+    recount = [trace for trace, fresh, _ in changed if _needs_usage(trace, fresh)]
+    usage_by_trace = _usage_from_stored_spans(recount) if recount else {}
     for trace, fresh, tags in changed:
-        _refresh_trace(trace, fresh, tags)
-    if changed:
-        Trace.objects.bulk_update(
-            [trace for trace, _, _ in changed], _TRACE_DERIVED_FIELDS, batch_size=TRACE_BATCH_SIZE
-        )
+        _refresh_trace(trace, fresh, tags, usage_by_trace.get(trace.pk))
+        trace.save(update_fields=_TRACE_DERIVED_FIELDS)
     return result
 
 

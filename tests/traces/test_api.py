@@ -273,6 +273,20 @@ def test_otlp_oversized_body_is_413(api, experiment, settings):
     assert not Trace.objects.exists()
 
 
+def test_otlp_chunked_body_without_length_is_411(api, experiment):
+    response = api.client.post(
+        "/v1/traces",
+        b"",
+        content_type=PROTOBUF,
+        headers={
+            **api.headers,
+            "x-mlflow-experiment-id": str(experiment.pk),
+            "Transfer-Encoding": "chunked",
+        },
+    )
+    assert "Content-Length" in error(response, 411, "INVALID_PARAMETER_VALUE")
+
+
 def test_otlp_gzip_bomb_is_413(api, experiment, settings):
     settings.OTLP_MAX_DECOMPRESSED_BYTES = 1_000_000
     bomb = gzip.compress(b"\x00" * 20_000_000)
