@@ -283,6 +283,7 @@ def test_otlp_chunked_body_without_length_is_411(api, experiment):
             "x-mlflow-experiment-id": str(experiment.pk),
             "Transfer-Encoding": "chunked",
         },
+        CONTENT_TYPE=PROTOBUF,  # the test client sets none for an empty body
     )
     assert "Content-Length" in error(response, 411, "INVALID_PARAMETER_VALUE")
 
