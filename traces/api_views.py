@@ -509,6 +509,6 @@ def assessment_detail(request: ApiRequest, trace_id: str, assessment_id: str) ->
             raise invalid("rationale should be a string.")
         changes["rationale"] = rationale
     if "metadata" in fields:
-        changes["metadata"] = mlflow_api._metadata(assessment.get("metadata")) or {}
+        changes["metadata"] = mlflow_api.parse_string_map(assessment.get("metadata")) or {}
     row = services.update_assessment(trace_id=trace_id, assessment_id=assessment_id, **changes)
     return _ok({"assessment": mlflow_api.assessment_json(row, trace_id)})

@@ -16,6 +16,10 @@ way:
 - request / response previews are the JSON of the root span's inputs / outputs, truncated:
   `preview_text`, `root_span`.
 
+OTLP spans arrive a few at a time and a client may send a trace's info apart from its spans
+(MLflow's StartTraceV3): `ingest_spans` adds spans to traces that may already exist, and
+`upsert_trace_info` creates or completes a trace from its info (`traces.otlp` parses OTLP).
+
 Assessments are `traces.services.Feedback` / `Expectation` records and go through
 `traces.services.build_assessment`, the one place MLflow's assessment rules are checked; they keep
 their ids, times, `valid` flags and `overrides` links.
@@ -897,7 +901,9 @@ def upsert_trace_info(*, experiment: Experiment, record: TraceRecord) -> tuple[T
                 row.save()
             trace, created = row, True
         except IntegrityError:  # its first spans were stored meanwhile
-            trace = _locked_traces([record.trace_id])[record.trace_id]
+            trace = _locked_traces([record.trace_id]).get(record.trace_id)
+            if trace is None:
+                raise
     _check_experiment(trace, experiment)
     if not created:
         if record.request_time is not None:

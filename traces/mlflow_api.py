@@ -344,10 +344,10 @@ def _source(data: Any) -> services.Source | None:
         raise invalid(" ".join(exc.messages)) from None
 
 
-def _metadata(data: Any) -> dict[str, str] | None:
+def parse_string_map(data: Any, what: str = "assessment.metadata") -> dict[str, str] | None:
     if data is None:
         return None
-    data = _object(data, "assessment.metadata")
+    data = _object(data, what)
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
 
 
@@ -405,7 +405,7 @@ def parse_assessment(
     common: dict[str, Any] = {
         "source": _source(data.get("source")),
         "rationale": _text(data.get("rationale"), "assessment.rationale") or None,
-        "metadata": _metadata(data.get("metadata")),
+        "metadata": parse_string_map(data.get("metadata")),
         "span_id": _text(data.get("span_id"), "assessment.span_id") or None,
         "overrides": _text(data.get("overrides"), "assessment.overrides") or None,
         "create_time": parse_time(data.get("create_time"), "assessment.create_time"),
@@ -456,6 +456,7 @@ def parse_trace_info(data: Any) -> tuple[str, TraceRecord]:
     if not isinstance(assessments, list):
         raise invalid("trace_info.assessments should be a list.")
     state = _text(info.get("state"), "trace_info.state") or None
+    tags = parse_string_map(info.get("tags"), "trace_info.tags") or {}
     return experiment_id, TraceRecord(
         trace_id=trace_id,
         request_time=parse_time(info.get("request_time"), "trace_info.request_time"),
@@ -464,9 +465,8 @@ def parse_trace_info(data: Any) -> tuple[str, TraceRecord]:
         request_preview=_text(info.get("request_preview"), "trace_info.request_preview") or None,
         response_preview=_text(info.get("response_preview"), "trace_info.response_preview") or None,
         client_request_id=_text(info.get("client_request_id"), "trace_info.client_request_id"),
-        trace_metadata=_metadata(info.get("trace_metadata")) or {},
-        tags={
-            k: v for k, v in (_metadata(info.get("tags")) or {}).items() if k != TAG_SPANS_LOCATION
-        },
+        trace_metadata=parse_string_map(info.get("trace_metadata"), "trace_info.trace_metadata")
+        or {},
+        tags={k: v for k, v in tags.items() if k != TAG_SPANS_LOCATION},
         assessments=[parse_assessment(item, keep_id=True) for item in assessments],
     )
