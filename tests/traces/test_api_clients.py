@@ -365,3 +365,21 @@ def test_the_opentelemetry_sdk_with_a_wrong_token_stores_nothing(live_server, cu
     _genai_agent(provider.get_tracer("test"))
     provider.shutdown()
     assert not Trace.objects.exists()
+
+
+def test_feedback_logged_inside_a_trace_travels_with_its_info(mlflow_sdk):
+    mlflow = mlflow_sdk
+    mlflow.set_experiment("inline feedback")
+
+    @mlflow.trace
+    def guarded(text: str) -> str:
+        mlflow.log_feedback(
+            trace_id=mlflow.get_active_trace_id(), name="pii_free", value=True, rationale="ok"
+        )
+        return text.upper()
+
+    assert guarded("hi") == "HI"
+    trace_id = mlflow.get_last_active_trace_id()
+    stored = Assessment.objects.get(trace__trace_id=trace_id)
+    assert (stored.name, stored.value, stored.source_type) == ("pii_free", True, "CODE")
+    assert mlflow.get_trace(trace_id).info.assessments[0].name == "pii_free"
