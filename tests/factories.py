@@ -197,3 +197,88 @@ def mlflow_feedback_json(
         "valid": True,
         **fields,
     }
+
+
+# --- API -----------------------------------------------------------------------------------------
+
+
+def make_api_token(user: Any, name: str = "test token") -> str:
+    """A new API token for `user`; returns the token itself (as sent in `Authorization`)."""
+    from reviewapp.services import create_api_token
+
+    return create_api_token(user=user, name=name)[1]
+
+
+def otlp_span(
+    *,
+    trace_id: bytes = b"\x01" * 16,
+    span_id: int = 1,
+    parent_id: int | None = None,
+    name: str = "span",
+    start: int = 0,
+    end: int | None = 1_000_000,
+    attributes: dict[str, Any] | None = None,
+    status_code: int = 0,
+    events: list[tuple[str, dict[str, Any]]] | None = None,
+) -> Any:
+    """An OTLP protobuf Span (opentelemetry-proto), times relative to BASE_NS."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+
+    span = ProtoSpan(
+        trace_id=trace_id,
+        span_id=span_id.to_bytes(8, "big"),
+        name=name,
+        start_time_unix_nano=BASE_NS + start,
+    )
+    if parent_id is not None:
+        span.parent_span_id = parent_id.to_bytes(8, "big")
+    if end is not None:
+        span.end_time_unix_nano = BASE_NS + end
+    for key, value in (attributes or {}).items():
+        _set_any_value(span.attributes.add(), key, value)
+    for event_name, event_attributes in events or []:
+        event = span.events.add(name=event_name, time_unix_nano=BASE_NS + start)
+        for key, value in event_attributes.items():
+            _set_any_value(event.attributes.add(), key, value)
+    span.status.code = status_code
+    return span
+
+
+def _set_any_value(key_value: Any, key: str, value: Any) -> None:
+    key_value.key = key
+    _any(key_value.value, value)
+
+
+def _any(target: Any, value: Any) -> None:
+    if isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int):
+        target.int_value = value
+    elif isinstance(value, float):
+        target.double_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, bytes):
+        target.bytes_value = value
+    elif isinstance(value, list):
+        target.array_value.SetInParent()
+        for item in value:
+            _any(target.array_value.values.add(), item)
+    elif isinstance(value, dict):
+        target.kvlist_value.SetInParent()
+        for key, item in value.items():
+            _set_any_value(target.kvlist_value.values.add(), key, item)
+
+
+def otlp_request(*spans: Any, resource: dict[str, Any] | None = None) -> Any:
+    """An ExportTraceServiceRequest holding `spans` in one resource and scope."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    for key, value in (resource or {}).items():
+        _set_any_value(resource_spans.resource.attributes.add(), key, value)
+    resource_spans.scope_spans.add().spans.extend(spans)
+    return request
