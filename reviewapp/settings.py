@@ -136,6 +136,12 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 
 # Uploads of MLflow trace JSON can be large; keep request bodies bounded.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE") or 10 * 1024**2)
+# OTLP ingest (POST /v1/traces): largest body as sent, and once decompressed (gzip bombs stop
+# there). Larger requests get 413.
+OTLP_MAX_BODY_BYTES = int(os.environ.get("OTLP_MAX_BODY_BYTES") or 16 * 1024**2)
+OTLP_MAX_DECOMPRESSED_BYTES = int(os.environ.get("OTLP_MAX_DECOMPRESSED_BYTES") or 64 * 1024**2)
+# Trace files uploaded by curators (/console/import/): largest total per upload.
+TRACE_UPLOAD_MAX_BYTES = int(os.environ.get("TRACE_UPLOAD_MAX_BYTES") or 100 * 1024**2)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie

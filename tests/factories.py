@@ -187,3 +187,177 @@ def make_answer(assignment, schema, value: Any = True, *, version: int | None = 
         schema_version=version or schema.version,
         assessment=assessment,
     )
+
+
+# --- MLflow trace JSON (what `mlflow.entities.Trace.to_json()` writes) ---------------------------
+
+
+def mlflow_span_id(number: int) -> str:
+    """A span id as `Trace.to_json()` writes it: base64 of the 8 id bytes."""
+    import base64
+
+    return base64.b64encode(number.to_bytes(8, "big")).decode()
+
+
+def mlflow_trace_json(
+    *,
+    trace_id: str | None = None,
+    spans: int = 3,
+    assessments: list[dict[str, Any]] | None = None,
+    start_ns: int = BASE_NS,
+    output_chars: int = 40,
+) -> dict[str, Any]:
+    """One trace in MLflow 3's `to_json()` shape: a root CHAIN span "app" and `spans - 1`
+    children alternating RETRIEVER / CHAT_MODEL (ids 1…n, attributes JSON-encoded).
+
+    Built by hand for tests that need many or odd traces; the fixtures under
+    tests/fixtures/mlflow/ come from the real SDK (tests/fixtures/make_mlflow_traces.py).
+    """
+    import json
+    import uuid
+
+    trace_id = trace_id or f"tr-{uuid.uuid4().hex}"
+    span_dicts = []
+    for number in range(1, spans + 1):
+        root = number == 1
+        span_type = "CHAIN" if root else ("RETRIEVER" if number % 2 == 0 else "CHAT_MODEL")
+        begin = start_ns + (0 if root else number * 1_000_000)
+        end = start_ns + (spans + 1) * 1_000_000 if root else begin + 500_000
+        span_dicts.append(
+            {
+                "trace_id": "AAAAAAAAAAAAAAAAAAAAAA==",
+                "span_id": mlflow_span_id(number),
+                "parent_span_id": None if root else mlflow_span_id(1),
+                "name": "app" if root else f"step-{number}",
+                "start_time_unix_nano": begin,
+                "end_time_unix_nano": end,
+                "events": [],
+                "status": {"code": "STATUS_CODE_OK", "message": ""},
+                "attributes": {
+                    "mlflow.traceRequestId": json.dumps(trace_id),
+                    "mlflow.spanType": json.dumps(span_type),
+                    "mlflow.spanInputs": json.dumps({"question": f"q{number}"}),
+                    "mlflow.spanOutputs": json.dumps("x" * output_chars),
+                },
+                "links": [],
+            }
+        )
+    return {
+        "info": {
+            "trace_id": trace_id,
+            "trace_location": {
+                "type": "MLFLOW_EXPERIMENT",
+                "mlflow_experiment": {"experiment_id": "1"},
+            },
+            "request_time": "2025-06-01T12:00:00.250Z",
+            "state": "OK",
+            "trace_metadata": {"mlflow.trace_schema.version": "3"},
+            "tags": {"mlflow.traceName": "app"},
+            "assessments": assessments or [],
+            "execution_duration_ms": (spans + 1),
+        },
+        "data": {"spans": span_dicts},
+    }
+
+
+def mlflow_feedback_json(
+    name: str = "correctness", value: Any = True, **fields: Any
+) -> dict[str, Any]:
+    """A feedback as it appears in `info.assessments` of `Trace.to_json()`."""
+    import uuid
+
+    return {
+        "assessment_id": f"a-{uuid.uuid4().hex}",
+        "assessment_name": name,
+        "source": {"source_type": "HUMAN", "source_id": "expert@example.com"},
+        "create_time": "2025-06-01T12:05:00Z",
+        "last_update_time": "2025-06-01T12:05:00Z",
+        "feedback": {"value": value},
+        "valid": True,
+        **fields,
+    }
+
+
+# --- API -----------------------------------------------------------------------------------------
+
+
+def make_api_token(user: Any, name: str = "test token") -> str:
+    """A new API token for `user`; returns the token itself (as sent in `Authorization`)."""
+    from reviewapp.services import create_api_token
+
+    return create_api_token(user=user, name=name)[1]
+
+
+def otlp_span(
+    *,
+    trace_id: bytes = b"\x01" * 16,
+    span_id: int = 1,
+    parent_id: int | None = None,
+    name: str = "span",
+    start: int = 0,
+    end: int | None = 1_000_000,
+    attributes: dict[str, Any] | None = None,
+    status_code: int = 0,
+    events: list[tuple[str, dict[str, Any]]] | None = None,
+) -> Any:
+    """An OTLP protobuf Span (opentelemetry-proto), times relative to BASE_NS."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+
+    span = ProtoSpan(
+        trace_id=trace_id,
+        span_id=span_id.to_bytes(8, "big"),
+        name=name,
+        start_time_unix_nano=BASE_NS + start,
+    )
+    if parent_id is not None:
+        span.parent_span_id = parent_id.to_bytes(8, "big")
+    if end is not None:
+        span.end_time_unix_nano = BASE_NS + end
+    for key, value in (attributes or {}).items():
+        _set_any_value(span.attributes.add(), key, value)
+    for event_name, event_attributes in events or []:
+        event = span.events.add(name=event_name, time_unix_nano=BASE_NS + start)
+        for key, value in event_attributes.items():
+            _set_any_value(event.attributes.add(), key, value)
+    span.status.code = status_code
+    return span
+
+
+def _set_any_value(key_value: Any, key: str, value: Any) -> None:
+    key_value.key = key
+    _any(key_value.value, value)
+
+
+def _any(target: Any, value: Any) -> None:
+    if isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int):
+        target.int_value = value
+    elif isinstance(value, float):
+        target.double_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, bytes):
+        target.bytes_value = value
+    elif isinstance(value, list):
+        target.array_value.SetInParent()
+        for item in value:
+            _any(target.array_value.values.add(), item)
+    elif isinstance(value, dict):
+        target.kvlist_value.SetInParent()
+        for key, item in value.items():
+            _set_any_value(target.kvlist_value.values.add(), key, item)
+
+
+def otlp_request(*spans: Any, resource: dict[str, Any] | None = None) -> Any:
+    """An ExportTraceServiceRequest holding `spans` in one resource and scope."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    for key, value in (resource or {}).items():
+        _set_any_value(resource_spans.resource.attributes.add(), key, value)
+    resource_spans.scope_spans.add().spans.extend(spans)
+    return request

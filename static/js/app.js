@@ -61,6 +61,50 @@
     }
   });
 
+  // data-copy-target=<input id>: copy that input's value (API tokens shown once).
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-copy-target]");
+    if (!button) return;
+    const input = document.getElementById(button.dataset.copyTarget);
+    if (!input) return;
+    input.select();
+    const done = function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  // form[data-max-bytes]: say at once when the chosen files are over the upload limit.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (!form.matches || !form.matches("form[data-max-bytes]")) return;
+    const limit = parseInt(form.dataset.maxBytes, 10);
+    let total = 0;
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      Array.prototype.forEach.call(input.files || [], function (file) { total += file.size; });
+    });
+    if (limit && total > limit) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      const mb = function (bytes) { return (bytes / 1048576).toFixed(1) + " MB"; };
+      alert("The files add up to " + mb(total) + "; the limit is " + mb(limit) +
+        " per upload. Upload them in several goes.");
+    }
+  }, true);
+
+  // data-select-on-focus: select an input's whole value when it gets focus.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input[data-select-on-focus]")) {
+      event.target.select();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:afterSwap", function (event) { enhance(event.target); });
 })();

@@ -1,0 +1,38 @@
+"""Routes of the HTTP API, mounted at the site root (`reviewapp/urls.py`): OTLP at /v1/traces,
+MLflow's REST paths under /api/2.0/mlflow/ and /api/3.0/mlflow/ (the SDK uses both)."""
+
+from django.urls import path, re_path
+
+from traces import api_views
+
+app_name = "api"
+
+_mlflow = [
+    ("experiments/get-by-name", api_views.experiment_get_by_name, "experiment-get-by-name"),
+    ("experiments/get", api_views.experiment_get, "experiment-get"),
+    ("experiments/create", api_views.experiment_create, "experiment-create"),
+    ("traces", api_views.trace_start, "trace-start"),
+    ("traces/search", api_views.trace_search, "trace-search"),
+    ("traces/get", api_views.trace_get, "trace-get"),
+    ("traces/batchGet", api_views.trace_batch_get, "trace-batch-get"),
+    ("traces/batchGetInfos", api_views.trace_batch_get_infos, "trace-batch-get-infos"),
+    ("traces/<str:trace_id>", api_views.trace_info, "trace-info"),
+    ("traces/<str:trace_id>/tags", api_views.trace_tags, "trace-tags"),
+    ("traces/<str:trace_id>/assessments", api_views.assessment_create, "assessment-create"),
+    (
+        "traces/<str:trace_id>/assessments/<str:assessment_id>",
+        api_views.assessment_detail,
+        "assessment-detail",
+    ),
+]
+
+urlpatterns = [
+    path("version", api_views.version, name="version"),
+    path("v1/traces", api_views.otlp_traces, name="otlp-traces"),
+    *(
+        path(f"api/{api_version}/mlflow/{route}", view, name=f"{name}-v{api_version[0]}")
+        for api_version in ("2.0", "3.0")
+        for route, view, name in _mlflow
+    ),
+    re_path(r"^api/(?P<path>.*)$", api_views.endpoint_not_found, name="endpoint-not-found"),
+]
