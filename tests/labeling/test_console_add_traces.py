@@ -72,18 +72,21 @@ def test_count_partial_for_htmx(curator_client, experiment, traces):
         ({}, 16),
         ({"state": ["OK", "ERROR"]}, 16),
         ({"state": "ERROR"}, 4),
-        ({"has": "correct"}, 4),
-        ({"lacks": "correct"}, 12),
+        ({"label": "correct"}, 4),
+        ({"presence": "lacks", "label": "correct"}, 12),
         ({"q": "QUESTION 1"}, 3),  # question 1, 10, 11
-        ({"start": "__2d_ago__"}, 12),
+        ({"start": "__yesterday__"}, 12),
         ({"end": "__2d_ago__"}, 4),
-        ({"state": "OK", "lacks": "correct", "q": "question"}, 8),
+        ({"state": "OK", "presence": "lacks", "label": "correct", "q": "question"}, 8),
     ],
 )
 def test_add_by_filter_counts(curator_client, experiment, traces, query, expected):
     session = make_session(experiment)
-    two_days_ago = (timezone.now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
-    query = {k: (two_days_ago if v == "__2d_ago__" else v) for k, v in query.items()}
+    days = {
+        "__yesterday__": (timezone.localdate() - timedelta(days=1)).isoformat(),
+        "__2d_ago__": (timezone.localdate() - timedelta(days=2)).isoformat(),
+    }
+    query = {k: days.get(v, v) if isinstance(v, str) else v for k, v in query.items()}
     assert curator_client.get(add_url(session), query).context["matched"] == expected
     url = add_url(session) + "?" + _urlencode(query)
     response = curator_client.post(url, {"action": "all"})
