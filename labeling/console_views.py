@@ -19,7 +19,7 @@ from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -594,8 +594,9 @@ def item_remove(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse
         messages.success(request, f"Item {item.position} removed from the session.")
     url = reverse("console:session_detail", args=[session.pk])
     back = request.POST.get("back", "")
-    if back.startswith("?"):
-        url += back
+    if back.startswith("?"):  # the dashboard's filter and page, re-encoded: never a new URL
+        query = QueryDict(back[1:]).urlencode()
+        url += f"?{query}" if query else ""
     return HttpResponseRedirect(url)
 
 

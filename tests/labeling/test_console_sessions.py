@@ -406,8 +406,17 @@ def test_remove_button_only_on_removable_items(curator_client, busy_session):
     assert removable == {5, 9, 10}
 
 
-def test_remove_redirect_ignores_foreign_urls(curator_client, busy_session):
+@pytest.mark.parametrize(
+    ("back", "query"),
+    [
+        ("https://evil.example/", ""),
+        ("?state=x\r\nSet-Cookie: a=b", "?state=x%0D%0ASet-Cookie%3A+a%3Db"),
+    ],
+)
+def test_remove_redirect_stays_on_the_dashboard(curator_client, busy_session, back, query):
     pending = busy_session.items.filter(state="pending").first()
     url = reverse("console:item_remove", args=[busy_session.pk, pending.pk])
-    response = curator_client.post(url, {"back": "https://evil.example/"})
-    assert response["Location"] == reverse("console:session_detail", args=[busy_session.pk])
+    response = curator_client.post(url, {"back": back})
+    assert response.status_code == 302
+    dashboard = reverse("console:session_detail", args=[busy_session.pk])
+    assert response["Location"] == dashboard + query
