@@ -189,7 +189,11 @@ def main() -> None:
             ("dashboard refresh (htmx)", detail, {"HX-Request": "true"}),
             ("dashboard, pending, page 40", detail + "?state=pending&page=40", {}),
             ("add traces, no filter", add, {}),
-            ("add traces, state=ERROR lacks=correct", add + "?state=ERROR&lacks=correct", {}),
+            (
+                "add traces, state=ERROR, lacks correct",
+                add + "?state=ERROR&presence=lacks&label=correct",
+                {},
+            ),
             ("add traces, search", add + "?q=refund", {}),
             ("schemas of the experiment", reverse("console:schema_list", args=[experiment.pk]), {}),
             ("people", reverse("console:people"), {}),
