@@ -190,9 +190,7 @@ def filter_traces(
     presence = data.get("presence") or LabelPresence.HAS
     if label or value or source or presence == LabelPresence.LACKS:
         # The experiment (and kind) let the (experiment, kind, name) index answer.
-        labels = Assessment.objects.filter(
-            trace=OuterRef("pk"), experiment=experiment, valid=True
-        )
+        labels = Assessment.objects.filter(trace=OuterRef("pk"), experiment=experiment, valid=True)
         if label:
             kinds = [c.kind for c in columns if c.name == label]
             labels = labels.filter(kind__in=kinds, name=label)

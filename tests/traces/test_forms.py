@@ -14,7 +14,13 @@ from traces.forms import (
 
 
 def add_form(**data):
-    base = {"kind": "feedback", "name": "quality", "data_type": "string", "value": "", "rationale": ""}
+    base = {
+        "kind": "feedback",
+        "name": "quality",
+        "data_type": "string",
+        "value": "",
+        "rationale": "",
+    }
     return AddLabelForm({**base, **data})
 
 
@@ -44,7 +50,10 @@ def test_expectation_takes_any_json():
     value = '{\n  "answer": "Paris",\n  "sources": [{"doc": "a", "page": 2}]\n}'
     form = add_form(kind="expectation", data_type="json", value=value)
     assert form.is_valid(), form.errors
-    assert form.cleaned_data["parsed_value"] == {"answer": "Paris", "sources": [{"doc": "a", "page": 2}]}
+    assert form.cleaned_data["parsed_value"] == {
+        "answer": "Paris",
+        "sources": [{"doc": "a", "page": 2}],
+    }
 
 
 def test_not_a_number():

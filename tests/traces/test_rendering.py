@@ -101,7 +101,12 @@ def test_openai_responses_api_items():
     block = parse_payload(
         {
             "output": [
-                {"type": "function_call", "name": "search", "arguments": '{"q": "x"}', "call_id": "c"},
+                {
+                    "type": "function_call",
+                    "name": "search",
+                    "arguments": '{"q": "x"}',
+                    "call_id": "c",
+                },
                 {"type": "function_call_output", "call_id": "c", "output": "found"},
                 {
                     "type": "message",
@@ -168,7 +173,10 @@ def test_images_are_shown_as_references_not_loaded():
             {
                 "role": "user",
                 "content": [
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 500}},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "data:image/png;base64," + "A" * 500},
+                    },
                     {"type": "image", "source": {"type": "base64", "media_type": "image/png"}},
                 ],
             }
@@ -238,7 +246,7 @@ def test_langchain_llm_result_generations():
     assert texts(only_text.messages[0]) == ["just text"]
 
 
-# --- documents, tools, fields, JSON ----------------------------------------------------------------
+# --- documents, tools, fields, JSON ---------------------------------------------------------
 
 
 def test_retrieved_documents_become_cards():
@@ -314,11 +322,13 @@ def test_messages_with_an_unknown_item_fall_back_to_json():
     assert isinstance(parse_payload(value), Json)
 
 
-# --- previews and values -----------------------------------------------------------------------------
+# --- previews and values ------------------------------------------------------------------
 
 
 def test_preview_text_reads_the_question_or_answer():
-    chat = json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "Q?"}]})
+    chat = json.dumps(
+        {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "Q?"}]}
+    )
     assert preview_text(chat) == "Q?"
     reply = json.dumps({"choices": [{"message": {"role": "assistant", "content": "A."}}]})
     assert preview_text(reply) == "A."
@@ -336,4 +346,6 @@ def test_describe_value():
     long = describe_value("word " * 30)
     assert long.kind == "text" and long.short.endswith("…") and len(long.short) <= 40
     assert describe_value({"a": [1]}).short == "JSON"
-    assert describe_value(None, error_code="TIMEOUT", error_message="judge").full == "TIMEOUT: judge"
+    assert (
+        describe_value(None, error_code="TIMEOUT", error_message="judge").full == "TIMEOUT: judge"
+    )

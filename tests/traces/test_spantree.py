@@ -71,7 +71,12 @@ def test_empty_trace():
 
 
 def test_type_labels():
-    tree = build_span_tree([Row("r", None, 0, 1, span_type="CHAT_MODEL"), Row("c", "r", 0, 1, span_type="my_custom_step")])
+    tree = build_span_tree(
+        [
+            Row("r", None, 0, 1, span_type="CHAT_MODEL"),
+            Row("c", "r", 0, 1, span_type="my_custom_step"),
+        ]
+    )
     assert (tree.nodes[0].type_label, tree.nodes[0].type_class) == ("Chat", "chat_model")
     assert (tree.nodes[1].type_label, tree.nodes[1].type_class) == ("My custom ", "other")
 

@@ -73,7 +73,7 @@ def test_full_page_with_previews_and_label_columns(labeler_client, experiment):
     assert ">friendly<" in html
     assert 'class="val val-json"' in html
     assert reverse("traces:trace", args=[trace.trace_id]) in html
-    assert 'data-select-all' in html and 'name="trace"' in html
+    assert "data-select-all" in html and 'name="trace"' in html
 
 
 def test_columns_come_from_every_trace_not_just_this_page(labeler_client, experiment):
@@ -168,9 +168,7 @@ def test_sort_by_time_and_duration(labeler_client, experiment):
     now = timezone.now()
     slow = make_trace(experiment, execution_duration=9000, request_time=now - timedelta(hours=3))
     fast = make_trace(experiment, execution_duration=100, request_time=now - timedelta(hours=1))
-    running = make_trace(
-        experiment, execution_duration=None, state="IN_PROGRESS", request_time=now
-    )
+    running = make_trace(experiment, execution_duration=None, state="IN_PROGRESS", request_time=now)
     assert shown(labeler_client.get(url(experiment))) == [
         running.trace_id,
         fast.trace_id,
