@@ -50,6 +50,8 @@ from traces.spantree import build_span_tree, format_duration_ns
 from traces.templatetags.explorer import label_value_html
 
 PAGE_SIZE = 50
+COUNT_CAP = 100_000
+FILTERED_COUNT_CAP = 1_000
 
 # --- experiments ---------------------------------------------------------------------------------
 
@@ -298,6 +300,9 @@ def trace_list(request: HtmxHttpRequest, experiment_id: int) -> HttpResponse:
         traces.order_by(*SORT_ORDER[Sort(sort)]),
         request.GET.get("page"),
         per_page=PAGE_SIZE,
+        # Counting stops early: at 1,000 matches of a filter (each match may need a check of
+        # its previews or labels), at 100,000 traces unfiltered (an index-only count).
+        count_cap=FILTERED_COUNT_CAP if form.active_count else COUNT_CAP,
         fetch=lambda pks: Trace.objects.filter(pk__in=pks).only(*LIST_FIELDS),
     )
     rows = _rows(page.object_list, columns)
