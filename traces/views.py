@@ -386,6 +386,7 @@ def _pane_context(
     labels: list[Assessment] | None = None,
     form: AddLabelForm | None = None,
     announce: str = "",
+    highlight: str = "",
 ) -> dict[str, Any]:
     """What the labels pane needs: the current labels of the selected span (on the root: of
     the trace as a whole too), the experiment's label names and the Add label form."""
@@ -405,6 +406,7 @@ def _pane_context(
         "label_names": [c.name for c in label_columns(trace.experiment)],
         "add_form": form or AddLabelForm(),
         "announce": announce,
+        "highlight": highlight,
     }
 
 
@@ -566,7 +568,9 @@ def label_create(request: HtmxHttpRequest, trace_id: str) -> HttpResponse:
                 messages.success(request, message)
                 return redirect(trace_url(trace, span.span_id if span else None, "labels"))
             fresh = AddLabelForm(initial={"kind": data["kind"], "data_type": data["data_type"]})
-            return _pane(request, trace, span, form=fresh, announce=message)
+            return _pane(
+                request, trace, span, form=fresh, announce=message, highlight=label.assessment_id
+            )
     if request.htmx:
         return _pane(request, trace, span, form=form)
     return _trace_page(request, trace, span.span_id if span else None, form=form)
@@ -598,7 +602,7 @@ def label_edit(request: HtmxHttpRequest, trace_id: str, assessment_id: str) -> H
             return render(request, "components/_label_fields.html#value-field", {"form": form})
     elif request.method == "POST" and form.is_valid():
         try:
-            services.override_assessment(
+            new = services.override_assessment(
                 trace_id=trace.trace_id,
                 assessment_id=assessment.assessment_id,
                 value=form.cleaned_data["parsed_value"],
@@ -612,12 +616,11 @@ def label_edit(request: HtmxHttpRequest, trace_id: str, assessment_id: str) -> H
             if not request.htmx:
                 messages.success(request, message)
                 return redirect(trace_url(trace, span.span_id if span else None, "labels"))
-            return _pane(request, trace, span, announce=message)
+            return _pane(request, trace, span, announce=message, highlight=new.assessment_id)
     context = {
         "trace": trace,
         "experiment": trace.experiment,
         "assessment": assessment,
-        "value": describe_value(assessment.value),
         "form": form,
         "span_param": span.span_id if span else "",
         "back_url": trace_url(trace, span.span_id if span else None, "labels"),

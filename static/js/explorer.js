@@ -121,6 +121,11 @@
     var target = event.detail.target;
     if (!target) return;
     init(document);
+    // Sorting from a column header: keep the filter form's Sort in step.
+    if (target.id === "trace-results") {
+      var sort = document.querySelector("[data-trace-filters] select[name=sort]");
+      if (sort && target.dataset.sort) sort.value = target.dataset.sort;
+    }
     var view = document.getElementById("span-view");
     if (view && (target === view || target.id === "span-view")) {
       markSelected(view.dataset.selectedSpan);
@@ -130,6 +135,15 @@
     if (invalid && (target.id === "assessments" || target.closest && target.closest("#assessments"))) {
       invalid.focus();
     }
+  });
+
+  // Filters: leave empty fields out of the request (and so out of the address bar).
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.matches || !event.detail.elt.matches("[data-trace-filters]")) return;
+    var params = event.detail.parameters;
+    Object.keys(params).forEach(function (key) {
+      if (params[key] === "") delete params[key];
+    });
   });
 
   // "+ Add" in the labels pane jumps to the form and puts the cursor in its name field.
