@@ -158,7 +158,7 @@ def support_trace_spans(question: str, topic: str, rng: random.Random) -> list[d
         attributes={"app.version": "2.4.1", "session.id": f"s-{rng.randint(1000, 9999)}"},
     )
     t += 5 * ms
-    query = f"{topic} policy: {question[:60].lower()}"
+    query = f"{topic} policy: {question.rstrip('?.!').lower()}"
     add(
         2,
         1,

@@ -1,6 +1,6 @@
 """Screenshots of the trace list and the trace page for the README.
 
-    .venv/bin/python bench/screenshots.py [--out docs/screenshots] [--width 1366] [--keep]
+    .venv/bin/python bench/screenshots.py [--out docs/screenshots] [--width 1440] [--keep]
 
 Seeds a small deterministic dataset into a throwaway SQLite database, runs the development
 server on a free port, signs in with Playwright (Debian's /usr/bin/chromium) and saves
@@ -148,7 +148,7 @@ def wait_for(url: str, timeout: float = 30) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    parser.add_argument("--width", type=int, default=1366)
+    parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=860)
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
     args = parser.parse_args()
