@@ -52,6 +52,7 @@ def main() -> None:
     span_id = span[0] if span else ""
     base = f"/experiments/{experiment.pk}/"
     cases = [
+        ("list", "experiments page", "/experiments/", {}),
         ("list", "list: first page", base, {}),
         (
             "list",

@@ -16,6 +16,7 @@ from traces.models import (
     Assessment,
     Experiment,
     ExperimentQuerySet,
+    LifecycleStage,
     SourceType,
     Trace,
     TraceQuerySet,
@@ -29,7 +30,7 @@ def visible_experiments(user: User) -> ExperimentQuerySet:
 
 
 def visible_traces(user: User) -> TraceQuerySet:
-    return Trace.objects.filter(experiment__lifecycle_stage="active")
+    return Trace.objects.filter(experiment__lifecycle_stage=LifecycleStage.ACTIVE)
 
 
 def get_experiment_for_user(request: HttpRequest, experiment_id: int) -> Experiment:

@@ -45,7 +45,14 @@ from traces.models import (
     TraceState,
 )
 from traces.paging import paginate
-from traces.rendering import ValueView, describe_value, preview_text, span_io_for
+from traces.rendering import (
+    ValueView,
+    attribute_items,
+    describe_value,
+    parse_events,
+    preview_text,
+    span_io_for,
+)
 from traces.spantree import build_span_tree, format_duration_ns
 from traces.templatetags.explorer import label_value_html
 
@@ -403,7 +410,7 @@ def _pane_context(
         "is_root": root,
         "span_param": span.span_id if span else "",
         "labels": _label_views(request, shown),
-        "label_names": [c.name for c in label_columns(trace.experiment)],
+        "label_names": sorted({c.name for c in label_columns(trace.experiment)}, key=str.casefold),
         "add_form": form or AddLabelForm(),
         "announce": announce,
         "highlight": highlight,
@@ -419,31 +426,19 @@ TREE_FIELDS = (
     "end_time_ns",
     "status_code",
 )
-HIDDEN_ATTRIBUTES = {"mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.traceRequestId"}
+# MLflow repeats the payloads in these attributes; the panel shows them already.
+HIDDEN_ATTRIBUTES = frozenset({"mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.traceRequestId"})
 
 
 def _span_context(trace: Trace, span: Span | None, trace_start_ns: int | None) -> dict[str, Any]:
     if span is None:
         return {"span": None}
-    attributes = {k: v for k, v in (span.attributes or {}).items() if k not in HIDDEN_ATTRIBUTES}
-    events = span.events if isinstance(span.events, list) else []
     start = trace_start_ns if trace_start_ns is not None else span.start_time_ns
     return {
         "span": span,
         "io": span_io_for(span),
-        "attributes": sorted(attributes.items()),
-        "events": [
-            {
-                "name": e.get("name", "event") if isinstance(e, dict) else "event",
-                "offset": format_duration_ns(
-                    max(0, int(e.get("timestamp") or e.get("time_unix_nano") or start) - start)
-                )
-                if isinstance(e, dict) and isinstance(e.get("timestamp") or 0, int)
-                else "",
-                "attributes": (e.get("attributes") or {}) if isinstance(e, dict) else e,
-            }
-            for e in events
-        ],
+        "attributes": attribute_items(span.attributes, hidden=HIDDEN_ATTRIBUTES),
+        "events": parse_events(span.events, start_ns=start),
         "span_duration": format_duration_ns(span.duration_ns),
         "span_offset": format_duration_ns(span.start_time_ns - start),
     }
@@ -455,7 +450,6 @@ def _trace_page(
     span_id: str | None,
     *,
     form: AddLabelForm | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     """The whole trace page: span tree, span panel and labels pane."""
     labels = list(Assessment.objects.filter(trace=trace, valid=True))
@@ -488,7 +482,7 @@ def _trace_page(
         **_span_context(trace, span, tree.start_ns if len(tree) else None),
         **_pane_context(request, trace, span, labels=labels, form=form),
     }
-    return render(request, "traces/trace.html", context, status=status)
+    return render(request, "traces/trace.html", context)
 
 
 @require_GET

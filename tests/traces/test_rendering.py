@@ -349,3 +349,30 @@ def test_describe_value():
     assert (
         describe_value(None, error_code="TIMEOUT", error_message="judge").full == "TIMEOUT: judge"
     )
+
+
+def test_attributes_and_events():
+    attributes = {"b": {"x": 1}, "a": "text", "mlflow.spanInputs": "{}", "n": 3}
+    assert rendering.attribute_items(attributes, hidden=frozenset({"mlflow.spanInputs"})) == [
+        ("a", "text"),
+        ("b", '{"x": 1}'),
+        ("n", "3"),
+    ]
+    assert rendering.attribute_items(None) == []
+    events = rendering.parse_events(
+        [
+            {"name": "exception", "timestamp": 1_500, "attributes": {"exception.type": "KeyError"}},
+            {"name": "retry", "time_unix_nano": "2000"},
+            {"name": "odd", "timestamp": "soon"},
+            "not a dict",
+        ],
+        start_ns=1_000,
+    )
+    assert [(e.name, e.offset_ns) for e in events] == [
+        ("exception", 500),
+        ("retry", 1000),
+        ("odd", None),
+        ("event", None),
+    ]
+    assert events[0].is_exception and events[0].attributes == (("exception.type", "KeyError"),)
+    assert rendering.parse_events({"not": "a list"}, start_ns=0) == []

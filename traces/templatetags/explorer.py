@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from traces.rendering import ValueView, describe_value
-from traces.spantree import SpanTree
+from traces.spantree import SpanTree, format_duration_ns
 
 register = template.Library()
 
@@ -106,6 +106,12 @@ def span_tree(tree: SpanTree, selected_id: str | None) -> SafeString:
         append("</ul></details></li>" * len(n.closes))
     append("</ul>")
     return mark_safe("".join(out))
+
+
+@register.filter
+def duration_ns(value: int | None) -> str:
+    """Nanoseconds as "850 µs", "12 ms", "1.25 s"."""
+    return format_duration_ns(value)
 
 
 @register.filter
