@@ -340,6 +340,15 @@ class Assessment(models.Model):
                 fields=["experiment", "kind", "name"], name="assessment_exp_kind_name_idx"
             ),
             models.Index(fields=["name", "valid"], name="assessment_name_valid_idx"),
+            # The experiments page: labeled traces and last label activity per experiment.
+            models.Index(
+                fields=["experiment", "trace"],
+                condition=Q(valid=True),
+                name="assessment_exp_trace_valid_idx",
+            ),
+            models.Index(
+                fields=["experiment", "-last_update_time"], name="assessment_exp_updated_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -1,12 +1,17 @@
-# Indexes of the trace explorer (issue 3), PostgreSQL only (SQLite has neither GIN indexes nor
-# NULLS LAST in index definitions; there these operations do nothing):
+# Indexes of the trace explorer (issue 3).
+#
+# Both databases: (experiment, trace) of current assessments and (experiment, last update) for the
+# experiments page (labeled traces, last activity).
+#
+# PostgreSQL only (SQLite has neither GIN indexes nor NULLS LAST in index definitions; there the
+# RunPython below does nothing):
 #
 # - trigram GIN indexes for the search over request / response previews; the expressions match
 #   what `icontains` sends: UPPER(column) LIKE UPPER(%s);
 # - a GIN index on trace tags for the tag filter (`@>` and `?`);
 # - the trace list's "slowest first": (experiment, duration DESC NULLS LAST, id DESC).
 
-from django.db import migrations
+from django.db import migrations, models
 
 PG_INDEXES = {
     "trace_request_preview_trgm": (
@@ -47,5 +52,19 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddIndex(
+            model_name="assessment",
+            index=models.Index(
+                condition=models.Q(("valid", True)),
+                fields=["experiment", "trace"],
+                name="assessment_exp_trace_valid_idx",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="assessment",
+            index=models.Index(
+                fields=["experiment", "-last_update_time"], name="assessment_exp_updated_idx"
+            ),
+        ),
         migrations.RunPython(create_postgres_indexes, drop_postgres_indexes, elidable=False),
     ]
