@@ -129,6 +129,11 @@
     var view = document.getElementById("span-view");
     if (view && (target === view || target.id === "span-view")) {
       markSelected(view.dataset.selectedSpan);
+      // Show the new span from its top when the page was scrolled down a long panel.
+      var header = document.querySelector(".app-header");
+      var offset = (header ? header.offsetHeight : 0) + 12;
+      var top = view.getBoundingClientRect().top;
+      if (top < offset) window.scrollTo({ top: window.scrollY + top - offset });
     }
     // After a label form comes back with errors, put the cursor on the first one.
     var invalid = document.querySelector('#assessments [aria-invalid="true"]');
