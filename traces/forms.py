@@ -349,7 +349,9 @@ class TraceFilterForm(forms.Form):
         if not self.is_bound or not hasattr(self, "cleaned_data"):
             return 0
         keys = ("q", "state", "start", "end", "label", "value", "source", "tag")
-        return sum(1 for key in keys if self.cleaned_data.get(key))
+        count = sum(1 for key in keys if self.cleaned_data.get(key))
+        lacks_any = self.cleaned_data.get("presence") == LabelPresence.LACKS
+        return count + (1 if lacks_any and not self.cleaned_data.get("label") else 0)
 
 
 def parse_filter_value(text: str) -> list[Any]:

@@ -175,7 +175,11 @@ SORT_ORDER = {
 
 
 def filter_traces(
-    traces: TraceQuerySet, form: TraceFilterForm, *, experiment: Experiment, columns: list
+    traces: TraceQuerySet,
+    form: TraceFilterForm,
+    *,
+    experiment: Experiment,
+    columns: list[LabelColumn],
 ) -> TraceQuerySet:
     """Apply the valid parts of the filter form (an invalid field is shown, and ignored)."""
     data = getattr(form, "cleaned_data", {})

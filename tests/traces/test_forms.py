@@ -165,3 +165,15 @@ def test_filter_form():
     only_key = TraceFilterForm({"tag": "env"})
     assert only_key.is_valid() and only_key.cleaned_data["tag_value"] is None
     assert not TraceFilterForm({"tag": "=x"}).is_valid()
+
+
+def test_active_filters_are_counted():
+    def count(data, names=("tone",)):
+        form = TraceFilterForm(data, label_names=names)
+        form.is_valid()
+        return form.active_count
+
+    assert count({}) == 0
+    assert count({"presence": "has", "sort": "-duration"}) == 0
+    assert count({"presence": "lacks"}) == 1  # traces without any label
+    assert count({"presence": "lacks", "label": "tone", "q": "x"}) == 2
