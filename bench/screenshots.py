@@ -196,6 +196,7 @@ def main() -> None:
             page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
             page.goto(f"{base}/experiments/{experiment_id}/")
+            page.wait_for_load_state("networkidle")  # the total loads after the rows
             page.screenshot(path=str(out / "trace-list.png"))
 
             page.goto(f"{base}/traces/{trace_id}/?span={3:016x}")

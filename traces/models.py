@@ -278,6 +278,7 @@ class AssessmentQuerySet(models.QuerySet["Assessment"]):
                 .distinct()
             )
         table = connections[self.db].ops.quote_name(self.model._meta.db_table)
+        # Only the (quoted) table name is formatted in; the values are query parameters.
         sql = f"""
             WITH RECURSIVE pairs AS (
                 (SELECT kind, name FROM {table} WHERE experiment_id = %s

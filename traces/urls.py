@@ -7,6 +7,7 @@ app_name = "traces"
 urlpatterns = [
     path("experiments/", views.experiment_list, name="experiments"),
     path("experiments/<int:experiment_id>/", views.trace_list, name="trace_list"),
+    path("experiments/<int:experiment_id>/count/", views.trace_count, name="trace_count"),
     path("traces/<str:trace_id>/", views.trace_detail, name="trace"),
     path("traces/<str:trace_id>/labels/", views.label_create, name="label_create"),
     path(

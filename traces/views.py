@@ -44,7 +44,7 @@ from traces.models import (
     TraceQuerySet,
     TraceState,
 )
-from traces.paging import paginate
+from traces.paging import count_up_to, paginate
 from traces.rendering import (
     ValueView,
     attribute_items,
@@ -58,7 +58,7 @@ from traces.templatetags.explorer import label_value_html
 
 PAGE_SIZE = 50
 COUNT_CAP = 100_000
-FILTERED_COUNT_CAP = 1_000
+FILTERED_COUNT_CAP = 10_000
 
 # --- experiments ---------------------------------------------------------------------------------
 
@@ -296,24 +296,37 @@ LIST_FIELDS = (
 )
 
 
-@require_GET
-def trace_list(request: HtmxHttpRequest, experiment_id: int) -> HttpResponse:
+@dataclass
+class TraceSearch:
+    """An experiment's traces as the list's query string filters them."""
+
+    experiment: Experiment
+    columns: list[LabelColumn]
+    form: TraceFilterForm
+    traces: TraceQuerySet
+
+
+def _search(request: HtmxHttpRequest, experiment_id: int) -> TraceSearch:
     experiment = access.get_experiment_for_user(request, experiment_id)
     columns = label_columns(experiment)
     names = sorted({c.name for c in columns}, key=str.casefold)
     form = TraceFilterForm(request.GET, label_names=names)
     form.is_valid()
-    sort = form.cleaned_data.get("sort") or Sort.NEWEST
     traces = filter_traces(
         Trace.objects.in_experiment(experiment), form, experiment=experiment, columns=columns
     )
+    return TraceSearch(experiment=experiment, columns=columns, form=form, traces=traces)
+
+
+@require_GET
+def trace_list(request: HtmxHttpRequest, experiment_id: int) -> HttpResponse:
+    search = _search(request, experiment_id)
+    experiment, columns, form = search.experiment, search.columns, search.form
+    sort = form.cleaned_data.get("sort") or Sort.NEWEST
     page = paginate(
-        traces.order_by(*SORT_ORDER[Sort(sort)]),
+        search.traces.order_by(*SORT_ORDER[Sort(sort)]),
         request.GET.get("page"),
         per_page=PAGE_SIZE,
-        # Counting stops early: at 1,000 matches of a filter (each match may need a check of
-        # its previews or labels), at 100,000 traces unfiltered (an index-only count).
-        count_cap=FILTERED_COUNT_CAP if form.active_count else COUNT_CAP,
         fetch=lambda pks: Trace.objects.filter(pk__in=pks).only(*LIST_FIELDS),
     )
     rows = _rows(page.object_list, columns)
@@ -339,9 +352,24 @@ def trace_list(request: HtmxHttpRequest, experiment_id: int) -> HttpResponse:
         "query": query.urlencode(),
         "sort": sort,
         "sort_urls": sort_urls,
+        "count_url": reverse("traces:trace_count", args=[experiment.pk])
+        + ("?" + query.urlencode() if query else ""),
     }
     template = "traces/trace_list.html"
     return render(request, f"{template}#trace-results" if request.htmx else template, context)
+
+
+@require_GET
+def trace_count(request: HtmxHttpRequest, experiment_id: int) -> HttpResponse:
+    """How many traces match the list's filters ("of 1,234 traces"), loaded after the rows.
+
+    Counting stops at 10,000 matches of a filter (each may need its previews or labels
+    checked) and at 100,000 traces unfiltered (an index-only count)."""
+    search = _search(request, experiment_id)
+    cap = FILTERED_COUNT_CAP if search.form.active_count else COUNT_CAP
+    count, exact = count_up_to(search.traces, cap)
+    context = {"count": count, "count_label": f"{count:,}" if exact else f"{count:,}+"}
+    return render(request, "traces/trace_list.html#trace-count", context)
 
 
 # --- trace page ----------------------------------------------------------------------------------

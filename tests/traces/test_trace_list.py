@@ -192,9 +192,11 @@ def test_pages_keep_the_filters(labeler_client, experiment):
         make_trace(experiment, state="ERROR")
     make_trace(experiment)
     first = labeler_client.get(url(experiment, state="ERROR"))
-    assert len(shown(first)) == 50
-    assert first.context["page"].count == 60
-    assert "?state=ERROR&amp;page=2" in first.content.decode()
+    assert len(shown(first)) == 50 and first.context["page"].has_next
+    html = first.content.decode()
+    assert "?state=ERROR&amp;page=2" in html
+    count_url = reverse("traces:trace_count", args=[experiment.pk]) + "?state=ERROR"
+    assert f'hx-get="{count_url}"' in html
     second = labeler_client.get(url(experiment, state="ERROR", page=2))
     assert len(shown(second)) == 10
     assert not set(shown(first)) & set(shown(second))
@@ -209,7 +211,8 @@ def test_bad_filter_input_is_shown_not_fatal(labeler_client, experiment):
     assert response.context["form"].errors.keys() >= {"start", "label", "sort"}
     assert len(shown(response)) == 1
     beyond = labeler_client.get(url(experiment, page=999))
-    assert beyond.status_code == 200 and len(shown(beyond)) == 1
+    assert beyond.status_code == 200 and not shown(beyond)
+    assert "Nothing on page 999" in beyond.content.decode()
 
 
 def test_untrusted_previews_are_escaped(labeler_client, experiment):
@@ -226,14 +229,47 @@ def test_query_count_does_not_grow_with_rows_or_labels(
 ):
     for _ in range(2):
         make_trace(experiment)
-    # session, user, experiment, label columns, count, page keys, page rows, page labels
-    with django_assert_num_queries(8):
+    # session, user, experiment, label columns, page keys, page rows, page labels
+    with django_assert_num_queries(7):
         labeler_client.get(url(experiment))
     for index in range(40):
         trace = make_trace(experiment)
         make_feedback(trace, name=f"judge_{index % 5}", value=index % 2 == 0)
         make_expectation(trace, name="expected", value={"i": index})
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         labeler_client.get(url(experiment))
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         labeler_client.get(url(experiment, q="MLflow", label="expected", sort="-duration"))
+    # The total, loaded after the rows: session, user, experiment, label columns, count.
+    with django_assert_num_queries(5):
+        labeler_client.get(reverse("traces:trace_count", args=[experiment.pk]))
+
+
+def test_count_of_matching_traces(labeler_client, experiment):
+    for _ in range(3):
+        make_trace(experiment, state="ERROR")
+    make_trace(experiment)
+    count_url = reverse("traces:trace_count", args=[experiment.pk])
+    response = labeler_client.get(count_url + "?state=ERROR", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    html = response.content.decode().strip()
+    assert html == '<span id="trace-count" class="trace-count">of <strong>3</strong> traces</span>'
+    assert "of <strong>4</strong> traces" in labeler_client.get(count_url).content.decode()
+    assert client_redirects(count_url)
+
+
+def client_redirects(path):
+    from django.test import Client
+
+    response = Client().get(path)
+    return response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_count_stops_at_the_cap(labeler_client, experiment, monkeypatch):
+    from traces import views
+
+    monkeypatch.setattr(views, "FILTERED_COUNT_CAP", 2)
+    for _ in range(3):
+        make_trace(experiment, state="ERROR")
+    count_url = reverse("traces:trace_count", args=[experiment.pk]) + "?state=ERROR"
+    assert "of <strong>2+</strong> traces" in labeler_client.get(count_url).content.decode()
