@@ -167,6 +167,16 @@ class Part:
     def pretty(self) -> str:
         return pretty_json(self.data)[0]
 
+    @property
+    def json_block(self) -> Block | None:
+        """Text that is a JSON object or list (what tools often return), as a block."""
+        if self.kind not in ("text", "tool_result"):
+            return None
+        value = _maybe_parse_json_text(self.text)
+        if isinstance(value, (dict, list)) and value:
+            return parse_payload(value)
+        return None
+
 
 ROLE_LABELS = {
     "system": "System",

@@ -503,6 +503,10 @@ def _trace_page(
     span = Span.objects.filter(trace=trace, span_id=selected_id).first() if selected_id else None
     context = {
         "experiment": trace.experiment,
+        # MLflow's own tags (mlflow.traceName, …) are bookkeeping, not something to read.
+        "tags": sorted(
+            (k, v) for k, v in (trace.tags or {}).items() if not str(k).startswith("mlflow.")
+        ),
         "tree": tree,
         "selected_id": selected_id,
         "request_text": preview_text(trace.request_preview),

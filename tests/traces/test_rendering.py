@@ -376,3 +376,14 @@ def test_attributes_and_events():
     ]
     assert events[0].is_exception and events[0].attributes == (("exception.type", "KeyError"),)
     assert rendering.parse_events({"not": "a list"}, start_ns=0) == []
+
+
+def test_json_tool_results_read_as_data():
+    block = parse_payload(
+        [
+            {"role": "tool", "tool_call_id": "c", "content": '{"status": "shipped", "eta": "Fri"}'},
+            {"role": "tool", "tool_call_id": "d", "content": "plain words"},
+        ]
+    )
+    assert isinstance(block.messages[0].parts[0].json_block, Fields)
+    assert block.messages[1].parts[0].json_block is None
