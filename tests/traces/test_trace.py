@@ -160,3 +160,9 @@ def test_query_count_does_not_grow_with_spans_or_labels(labeler_client, django_a
     # Selecting a span with HTMX: session, user, trace, span, trace start, labels, names.
     with django_assert_num_queries(7):
         labeler_client.get(url(big, f"{5:016x}"), headers={"HX-Request": "true"})
+
+
+def test_header_shows_tags_but_not_mlflow_bookkeeping(labeler_client):
+    trace = make_chat_trace(tags={"env": "prod", "mlflow.traceName": "support_agent"})
+    html = labeler_client.get(url(trace)).content.decode()
+    assert "env: prod" in html and "mlflow.traceName" not in html
