@@ -48,8 +48,9 @@ from labeling.models import (
     SessionStatus,
 )
 from reviewapp.types import HtmxHttpRequest
-from traces.filters import TraceFilterForm
+from traces.forms import TraceFilterForm
 from traces.models import Experiment, LifecycleStage, Span, Trace
+from traces.views import filter_traces, label_columns
 
 SESSIONS_PER_PAGE = 25
 ITEMS_PER_PAGE = 50
@@ -618,9 +619,7 @@ def _add_traces_page(
     schema_names = list(
         LabelingSchema.objects.filter(experiment=experiment).values_list("name", flat=True)
     )
-    filters = TraceFilterForm(request.GET, experiment=experiment, extra_names=schema_names)
-    filters.is_valid()
-    matching = filters.filter(Trace.objects.all())
+    filters, matching, filter_query = _trace_filter(request, experiment, schema_names)
     sessions = []
     if session is None:
         sessions = list(
@@ -629,9 +628,10 @@ def _add_traces_page(
             .only("pk", "name", "status")
             .order_by("-created_at")
         )
+    # Row checkboxes post `trace_id` here and `trace` on the trace list.
     selected = [
         trace_id
-        for trace_id in request.POST.getlist("trace_id")
+        for trace_id in [*request.POST.getlist("trace_id"), *request.POST.getlist("trace")]
         if trace_id and len(trace_id) < 100
     ]
     data = request.POST if "action" in request.POST else None
@@ -686,15 +686,39 @@ def _add_traces_page(
         "already": already,
         "new_count": matched - already,
         "selected": selected,
-        "filter_query": filters.query_string(),
+        "filter_query": filter_query,
         "page_query": _query_without(request, "page"),
-        "action_url": request.path
-        + (f"?{filters.query_string()}" if filters.query_string() else ""),
+        "action_url": request.path + (f"?{filter_query}" if filter_query else ""),
     }
     template = "labeling/console/add_traces.html"
     if request.htmx and request.method == "GET":
         return render(request, f"{template}#trace-picker", context)
     return render(request, template, context)
+
+
+def _trace_filter(
+    request: HtmxHttpRequest, experiment: Experiment, schema_names: list[str]
+) -> tuple[TraceFilterForm, Any, str]:
+    """The trace list's filter form and its matching traces (the explorer's own filtering, so
+    a trace list URL means the same traces here), and the filter as a query string.
+
+    Unlike the list, which shows an invalid field and ignores it, nothing matches while any
+    field is invalid: a typo must not turn "add all matching" into "add everything"."""
+    columns = label_columns(experiment)
+    names = sorted({c.name for c in columns} | set(schema_names), key=str.casefold)
+    filters = TraceFilterForm(request.GET, label_names=names)
+    filters.label_suffix = ""
+    if not filters.is_valid():
+        return filters, Trace.objects.none(), ""
+    matching = filter_traces(
+        Trace.objects.in_experiment(experiment), filters, experiment=experiment, columns=columns
+    )
+    query = QueryDict(mutable=True)
+    for name in filters.fields:
+        values = [value for value in request.GET.getlist(name) if value]
+        if values and name != "sort":
+            query.setlist(name, values)
+    return filters, matching, query.urlencode()
 
 
 def _add(

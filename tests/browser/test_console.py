@@ -89,7 +89,7 @@ def test_curator_sets_up_a_campaign(page, login, curator, labeler, other_labeler
     # 50 traces by filter: the count shows before confirming.
     page.get_by_role("button", name="Add traces").first.click()
     page.get_by_label("Search").fill("failing question")
-    page.get_by_label("Error").check()
+    page.get_by_label("State", exact=True).select_option("ERROR")
     expect(page.locator(".count-line")).to_contain_text("55 traces match")
     page.get_by_label("Search").fill("failing question 1")  # 1, 10-19: 11 traces
     expect(page.locator(".count-line")).to_contain_text("11 traces match")
@@ -102,7 +102,7 @@ def test_curator_sets_up_a_campaign(page, login, curator, labeler, other_labeler
     # 10 by selection (and 5 of the filtered ones again are already there).
     page.get_by_role("button", name="Add traces").first.click()
     expect(page.locator(".count-line")).to_contain_text("75 traces match")
-    page.get_by_label("OK", exact=True).check()
+    page.get_by_label("State", exact=True).select_option("OK")
     expect(page.locator(".count-line")).to_contain_text("20 traces match")
     boxes = page.locator("input[data-select-row]")
     for index in range(10):
