@@ -110,6 +110,85 @@ def make_expectation(
     return services.log_expectation(trace_id=trace.trace_id, name=name, value=value, **kw)
 
 
+# --- labeling ------------------------------------------------------------------------------------
+
+
+def make_schema(
+    experiment: Experiment, name: str, input_type: str = "pass_fail", config=None, **fields
+):
+    """A labeling schema (through the console's service, so it has its version-1 snapshot)."""
+    from labeling import services as labeling_services
+    from labeling.inputs import parse_input
+
+    return labeling_services.create_schema(
+        experiment=experiment,
+        fields=labeling_services.SchemaFields(
+            name=name,
+            kind=fields.pop("kind", "feedback"),
+            title=fields.pop("title", name.replace("_", " ").capitalize() + "?"),
+            instruction=fields.pop("instruction", ""),
+            enable_comment=fields.pop("enable_comment", False),
+            target_span_type=fields.pop("target_span_type", ""),
+            spec=parse_input(input_type, config or {}),
+        ),
+    )
+
+
+def make_session(
+    experiment: Experiment | None = None,
+    *,
+    schemas=(),
+    labelers=(),
+    traces=(),
+    **fields: Any,
+):
+    """A labeling session with its questions, labelers and items (one per trace, in order)."""
+    from labeling.models import Item, LabelingSession, SessionSchema
+
+    experiment = experiment or make_experiment()
+    session = LabelingSession.objects.create(
+        experiment=experiment, name=fields.pop("name", f"session-{next(_counter)}"), **fields
+    )
+    for position, schema in enumerate(schemas, start=1):
+        SessionSchema.objects.create(session=session, schema=schema, position=position)
+    session.labelers.set(labelers)
+    for position, trace in enumerate(traces, start=1):
+        Item.objects.create(session=session, trace=trace, position=position)
+    return session
+
+
+def make_assignment(item, labeler, state: str = "submitted", *, seconds: float = 60, **fields: Any):
+    """An assignment; submitted ones took `seconds` from claim to submit."""
+    from labeling.models import Assignment
+
+    now = timezone.now()
+    claimed_at = fields.pop("claimed_at", now - timedelta(seconds=seconds + 5))
+    if state == "submitted":
+        fields.setdefault("submitted_at", claimed_at + timedelta(seconds=seconds))
+    if state == "claimed":
+        fields.setdefault("lease_expires_at", now + timedelta(minutes=30))
+    return Assignment.objects.create(
+        item=item, labeler=labeler, state=state, claimed_at=claimed_at, **fields
+    )
+
+
+def make_answer(assignment, schema, value: Any = True, *, version: int | None = None):
+    """An answer to `schema` by the assignment's labeler: an Assessment plus its Answer link."""
+    from labeling.models import Answer
+
+    source = services.Source("HUMAN", assignment.labeler.get_username())
+    log = services.log_expectation if schema.kind == "expectation" else services.log_feedback
+    assessment = log(
+        trace_id=assignment.item.trace.trace_id, name=schema.name, value=value, source=source
+    )
+    return Answer.objects.create(
+        assignment=assignment,
+        schema=schema,
+        schema_version=version or schema.version,
+        assessment=assessment,
+    )
+
+
 def human(user_or_name: Any) -> services.Source:
     """The source of a label made in the UI by this user (HUMAN, their login)."""
     name = user_or_name if isinstance(user_or_name, str) else user_or_name.get_username()
