@@ -108,3 +108,53 @@ def make_expectation(
     trace: Trace, name: str = "expected_answer", value: Any = "Paris", **kw: Any
 ) -> Assessment:
     return services.log_expectation(trace_id=trace.trace_id, name=name, value=value, **kw)
+
+
+# --- labeling ------------------------------------------------------------------------------------
+
+
+def make_schema(experiment: Experiment, name: str, input_type: str, config=None, **fields: Any):
+    """A labeling schema (question) of `experiment`."""
+    from labeling.models import LabelingSchema
+
+    return LabelingSchema.objects.create(
+        experiment=experiment,
+        name=name,
+        title=fields.pop("title", name.replace("_", " ").capitalize() + "?"),
+        input_type=input_type,
+        input_config=config or {},
+        **fields,
+    )
+
+
+def make_session(
+    *,
+    experiment: Experiment | None = None,
+    items: int = 3,
+    schemas=None,
+    labelers=(),
+    spans: int = 0,
+    status: str = "active",
+    **fields: Any,
+):
+    """An active labeling session of `items` new traces (each with `spans` spans), asking
+    `schemas` (default: one pass/fail question "correct"), with `labelers` assigned."""
+    from labeling.models import Item, LabelingSession, SessionSchema
+
+    experiment = experiment or make_experiment()
+    if schemas is None:
+        schemas = [make_schema(experiment, "correct", "pass_fail")]
+    session = LabelingSession.objects.create(
+        experiment=experiment,
+        name=fields.pop("name", f"session-{next(_counter)}"),
+        status=status,
+        **fields,
+    )
+    for position, schema in enumerate(schemas):
+        SessionSchema.objects.create(session=session, schema=schema, position=position)
+    session.labelers.add(*labelers)
+    for position in range(items):
+        Item.objects.create(
+            session=session, trace=make_trace(experiment, spans=spans), position=position
+        )
+    return session

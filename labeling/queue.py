@@ -1,0 +1,630 @@
+"""The labelers' queue: claiming items, leases, submitting, skipping, flagging, going back.
+
+Every write here is one transaction (`transaction.atomic`), keyword-only and typed.
+
+Reservations (DESIGN.md §4)
+---------------------------
+An item of a session needs `labels_per_item` (N) different labelers. A labeler *claims* an item
+before working on it: the claim is an `Assignment` in state CLAIMED with a lease that ends
+`reservation_minutes` later; the open item page renews it while the labeler is active. A slot of
+an item is held by a live reservation (claimed, lease not over) or by a submission; an expired
+reservation frees its slot.
+
+The rule that keeps many app processes on one PostgreSQL database from handing out more than N
+slots: **every change to an item's slots happens while holding a row lock on the item**, and the
+slots are counted in a statement that starts *after* the lock was taken (READ COMMITTED gives each
+statement a fresh snapshot, and whoever changed the item's assignments before us has committed by
+the time we hold the lock). Claiming looks for a candidate with
+``SELECT … FOR UPDATE SKIP LOCKED`` (so concurrent claimers spread over different items instead of
+queueing behind one), then counts again under the lock, and moves on if the item filled up in the
+meantime. The time that decides whether a lease is live is read after the lock is held, so a lease
+that ends while two transactions race is seen as ended by whoever comes second.
+
+SQLite has no row locks; the project runs its transactions as ``BEGIN IMMEDIATE`` (settings), so
+writers are serialised and the same code is correct there.
+
+`Item.state` is kept in step in the same transactions: *complete* once N labelers submitted,
+*in progress* while someone holds a slot, *skipped* when nobody holds one and someone skipped it,
+*pending* otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeling.models import (
+    Answer,
+    Assignment,
+    AssignmentState,
+    Item,
+    ItemState,
+    LabelingSchema,
+    LabelingSession,
+)
+from traces import services
+from traces.models import Assessment, AssessmentKind, SourceType
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from labeling.forms import AnswerSheet, Question
+
+FLAG_REASON_MAX_LENGTH = 2000
+SKIP_REASON_MAX_LENGTH = 2000
+DONE_STATES = (AssignmentState.SUBMITTED, AssignmentState.SKIPPED)
+
+
+class QueueError(Exception):
+    """A queue action that cannot be done; the message is meant for the labeler."""
+
+
+class SlotTaken(QueueError):
+    """The labeler's reservation lapsed and the item's slots went to other labelers."""
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def lease_end(session: LabelingSession, now: datetime) -> datetime:
+    return now + timedelta(minutes=session.reservation_minutes)
+
+
+def claimable_items(
+    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
+) -> QuerySet[Item]:
+    """Items of `session` that `labeler` may claim, first by position: not complete, not
+    submitted or skipped by this labeler, and fewer than N slots held (live reservations plus
+    submissions). A candidate list only: `claim_next_item` counts again under a row lock."""
+    now = now or timezone.now()
+    slots = (
+        Assignment.objects.filter(item=OuterRef("pk"))
+        .filter(
+            Q(state=AssignmentState.SUBMITTED)
+            | Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)
+        )
+        .order_by()
+        .values("item")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    done_by_me = Assignment.objects.filter(
+        item=OuterRef("pk"), labeler=labeler, state__in=DONE_STATES
+    )
+    return (
+        Item.objects.filter(session=session)
+        .exclude(state=ItemState.COMPLETE)
+        .alias(
+            held=Coalesce(Subquery(slots, output_field=IntegerField()), 0),
+            done_by_me=Exists(done_by_me),
+        )
+        .filter(held__lt=session.labels_per_item, done_by_me=False)
+        .order_by("position", "id")
+    )
+
+
+def own_reservation(
+    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
+    """The labeler's live reservation in `session` (the first by position), if any."""
+    return (
+        Assignment.objects.live(now or timezone.now())
+        .filter(labeler=labeler, item__session=session)
+        .select_related("item")
+        .order_by("item__position", "item_id")
+        .first()
+    )
+
+
+def previous_assignment(
+    *, session: LabelingSession, labeler: AbstractBaseUser, current: Assignment | None = None
+) -> Assignment | None:
+    """The item the labeler finished (submitted or skipped) before `current`; with no
+    `current` (or a current one still being worked on), the last one they finished."""
+    done = Assignment.objects.filter(labeler=labeler, item__session=session, state__in=DONE_STATES)
+    if current is not None and current.state in DONE_STATES:
+        done = done.filter(
+            Q(claimed_at__lt=current.claimed_at)
+            | Q(claimed_at=current.claimed_at, id__lt=current.pk)
+        )
+    return done.order_by("-claimed_at", "-id").first()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A labeler's progress in a session."""
+
+    total: int
+    submitted: int
+    skipped: int
+    remaining: int | None = None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.submitted / self.total) if self.total else 0
+
+
+def labeler_progress(
+    *,
+    session: LabelingSession,
+    labeler: AbstractBaseUser,
+    with_remaining: bool = False,
+    now: datetime | None = None,
+) -> Progress:
+    """Items in the session, and how many of them the labeler submitted and skipped. With
+    `with_remaining`, also how many items are still open to them (one more query)."""
+
+    def count(queryset: QuerySet, group: str) -> Subquery:
+        return Subquery(
+            queryset.order_by().values(group).annotate(n=Count("pk")).values("n"),
+            output_field=IntegerField(),
+        )
+
+    mine = Assignment.objects.filter(item__session=OuterRef("pk"), labeler=labeler)
+    counts = (
+        LabelingSession.objects.filter(pk=session.pk)
+        .annotate(
+            n_total=count(Item.objects.filter(session=OuterRef("pk")), "session"),
+            n_submitted=count(mine.filter(state=AssignmentState.SUBMITTED), "labeler"),
+            n_skipped=count(mine.filter(state=AssignmentState.SKIPPED), "labeler"),
+        )
+        .values("n_total", "n_submitted", "n_skipped")
+        .first()
+    ) or {}
+    remaining = None
+    if with_remaining:
+        remaining = claimable_items(session=session, labeler=labeler, now=now).count()
+        if own_reservation(session=session, labeler=labeler, now=now) is not None:
+            # A live reservation of one's own is not "claimable", yet it is still to do.
+            remaining += 1
+    return Progress(
+        total=counts.get("n_total") or 0,
+        submitted=counts.get("n_submitted") or 0,
+        skipped=counts.get("n_skipped") or 0,
+        remaining=remaining,
+    )
+
+
+# --- item state ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Slots:
+    live: int  # live reservations of other labelers
+    submitted: int  # submissions of other labelers
+    skipped: int
+    mine_id: int | None
+    mine_state: str | None
+    mine_live: bool
+    mine_submitted: bool
+
+    @property
+    def held_by_others(self) -> int:
+        return self.live + self.submitted
+
+
+def _count_slots(item_id: int, labeler_id: int, now: datetime) -> _Slots:
+    """Count an item's slots (call while holding the item's row lock)."""
+    live = Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)
+    mine = Q(labeler_id=labeler_id)
+    counts = Assignment.objects.filter(item_id=item_id).aggregate(
+        live=Count("pk", filter=live & ~mine),
+        submitted=Count("pk", filter=Q(state=AssignmentState.SUBMITTED) & ~mine),
+        skipped=Count("pk", filter=Q(state=AssignmentState.SKIPPED)),
+        mine_id=Max("pk", filter=mine),
+        mine_state=Max("state", filter=mine),
+        mine_live=Count("pk", filter=live & mine),
+    )
+    return _Slots(
+        live=counts["live"],
+        submitted=counts["submitted"],
+        skipped=counts["skipped"],
+        mine_id=counts["mine_id"],
+        mine_state=counts["mine_state"],
+        mine_live=bool(counts["mine_live"]),
+        mine_submitted=counts["mine_state"] == AssignmentState.SUBMITTED,
+    )
+
+
+def _state_for(*, submitted: int, live: int, skipped: int, labels_per_item: int) -> str:
+    if submitted >= labels_per_item:
+        return ItemState.COMPLETE
+    if submitted or live:
+        return ItemState.IN_PROGRESS
+    if skipped:
+        return ItemState.SKIPPED
+    return ItemState.PENDING
+
+
+def _set_item_state(item: Item, state: str) -> None:
+    if item.state != state:
+        Item.objects.filter(pk=item.pk).update(state=state)
+        item.state = state
+
+
+def sync_item_state(*, item: Item, labels_per_item: int, now: datetime | None = None) -> str:
+    """Recompute `item.state` from its assignments (inside a transaction that holds the item's
+    row lock, or where staleness does not matter). Returns the state."""
+    now = now or timezone.now()
+    counts = Assignment.objects.filter(item=item).aggregate(
+        live=Count("pk", filter=Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)),
+        submitted=Count("pk", filter=Q(state=AssignmentState.SUBMITTED)),
+        skipped=Count("pk", filter=Q(state=AssignmentState.SKIPPED)),
+    )
+    state = _state_for(labels_per_item=labels_per_item, **counts)
+    _set_item_state(item, state)
+    return state
+
+
+@transaction.atomic
+def sync_session_item_states(*, session: LabelingSession, now: datetime | None = None) -> int:
+    """Recompute the state of every item of a session (after its labels-per-item changed).
+    Returns how many items changed state."""
+    now = now or timezone.now()
+    # Lock the rows first (FOR UPDATE cannot carry aggregates), then count per item.
+    list(Item.objects.select_for_update().filter(session=session).values_list("pk", flat=True))
+    items = Item.objects.filter(session=session).annotate(
+        n_live=Count(
+            "assignments",
+            filter=Q(
+                assignments__state=AssignmentState.CLAIMED,
+                assignments__lease_expires_at__gt=now,
+            ),
+        ),
+        n_submitted=Count("assignments", filter=Q(assignments__state=AssignmentState.SUBMITTED)),
+        n_skipped=Count("assignments", filter=Q(assignments__state=AssignmentState.SKIPPED)),
+    )
+    changed: dict[str, list[int]] = {}
+    for item in items:
+        state = _state_for(
+            submitted=item.n_submitted,
+            live=item.n_live,
+            skipped=item.n_skipped,
+            labels_per_item=session.labels_per_item,
+        )
+        if state != item.state:
+            changed.setdefault(state, []).append(item.pk)
+    for state, pks in changed.items():
+        Item.objects.filter(pk__in=pks).update(state=state)
+    return sum(len(pks) for pks in changed.values())
+
+
+# --- claiming ------------------------------------------------------------------------------------
+
+
+def _lock_assignment(assignment: Assignment) -> Assignment:
+    """The assignment again, fresh, with its item row and its own row locked (PostgreSQL)."""
+    return (
+        Assignment.objects.select_for_update(of=("self", "item"))
+        .select_related("item")
+        .get(pk=assignment.pk)
+    )
+
+
+@transaction.atomic
+def claim_next_item(
+    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
+    """The item `labeler` should work on next in `session`, reserved for them; None when
+    nothing is left for them.
+
+    Their own live reservation comes first (its lease is extended). Otherwise the first item by
+    position that still needs labels and that they have not submitted or skipped is reserved.
+    """
+    fixed_now = now
+    current = own_reservation(session=session, labeler=labeler, now=now)
+    if current is not None:
+        locked = _lock_assignment(current)
+        now = fixed_now or timezone.now()
+        if locked.state == AssignmentState.CLAIMED and locked.lease_expires_at > now:
+            locked.lease_expires_at = lease_end(session, now)
+            locked.last_active_at = now
+            locked.save(update_fields=["lease_expires_at", "last_active_at"])
+            locked.item.session = session
+            return locked
+        # It lapsed between the two reads: claim like anyone else (it may come back first).
+
+    tried: list[int] = []
+    while True:
+        candidates = claimable_items(session=session, labeler=labeler, now=fixed_now)
+        if tried:
+            candidates = candidates.exclude(pk__in=tried)
+        item = candidates.select_for_update(skip_locked=True).first()
+        if item is None:
+            return None
+        now = fixed_now or timezone.now()
+        slots = _count_slots(item.pk, labeler.pk, now)
+        tried.append(item.pk)
+        if slots.mine_state in DONE_STATES:
+            continue  # done in another tab since the candidate list was read
+        if slots.mine_live:
+            assignment = Assignment.objects.get(pk=slots.mine_id)
+        elif slots.held_by_others >= session.labels_per_item:
+            continue  # filled up since the candidate list was read
+        else:
+            fields = {
+                "state": AssignmentState.CLAIMED,
+                "claimed_at": now,
+                "lease_expires_at": lease_end(session, now),
+                "last_active_at": now,
+                "submitted_at": None,
+                "skip_reason": "",
+            }
+            if slots.mine_id is not None:
+                # An earlier reservation of theirs that lapsed (or was released): take it again.
+                Assignment.objects.filter(pk=slots.mine_id).update(**fields)
+                assignment = Assignment(pk=slots.mine_id, item=item, labeler=labeler, **fields)
+                assignment._state.adding = False
+            else:
+                assignment = Assignment.objects.create(item=item, labeler=labeler, **fields)
+        _set_item_state(
+            item,
+            _state_for(
+                submitted=slots.submitted,
+                live=slots.live + 1,
+                skipped=slots.skipped,
+                labels_per_item=session.labels_per_item,
+            ),
+        )
+        item.session = session
+        assignment.item = item
+        return assignment
+
+
+@dataclass(frozen=True)
+class Lease:
+    held: bool
+    expires_at: datetime | None
+    state: str
+
+
+@transaction.atomic
+def renew_lease(*, assignment: Assignment, now: datetime | None = None) -> Lease:
+    """Extend the labeler's reservation of an item they are working on.
+
+    A lease that lapsed is taken again when the item still has a free slot; when other
+    labelers took the slots meanwhile, the reservation is lost (`held` is False).
+    Submitted and skipped assignments hold no lease and are left alone.
+    """
+    locked = _lock_assignment(assignment)
+    session = assignment.item.session
+    now = now or timezone.now()
+    if locked.state != AssignmentState.CLAIMED:
+        return Lease(held=False, expires_at=None, state=locked.state)
+    if locked.lease_expires_at is None or locked.lease_expires_at <= now:
+        slots = _count_slots(locked.item_id, locked.labeler_id, now)
+        if slots.held_by_others >= session.labels_per_item:
+            return Lease(held=False, expires_at=locked.lease_expires_at, state=locked.state)
+        _set_item_state(
+            locked.item,
+            _state_for(
+                submitted=slots.submitted,
+                live=slots.live + 1,
+                skipped=slots.skipped,
+                labels_per_item=session.labels_per_item,
+            ),
+        )
+    expires = lease_end(session, now)
+    Assignment.objects.filter(pk=locked.pk).update(lease_expires_at=expires, last_active_at=now)
+    assignment.lease_expires_at = expires
+    assignment.last_active_at = now
+    return Lease(held=True, expires_at=expires, state=locked.state)
+
+
+# --- submitting ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    created: int
+    overridden: int
+    unchanged: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.overridden)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _assessment_for(
+    question: Question, *, source: services.Source, metadata: dict[str, Any], overrides: str = ""
+) -> services.Feedback | services.Expectation:
+    schema: LabelingSchema = question.schema
+    model = services.Expectation if schema.kind == AssessmentKind.EXPECTATION else services.Feedback
+    return model(
+        name=schema.name,
+        value=question.value,
+        rationale=question.rationale or None,
+        source=source,
+        metadata=metadata,
+        span_id=question.span.span_id if question.span is not None else None,
+        overrides=overrides or None,
+    )
+
+
+@transaction.atomic
+def submit_answers(
+    *, assignment: Assignment, sheet: AnswerSheet, now: datetime | None = None
+) -> SubmitOutcome:
+    """Store the answers of a valid answer sheet and mark the assignment submitted, in one
+    transaction.
+
+    Each answer becomes an Assessment (Feedback or Expectation per its schema; source HUMAN with
+    the labeler's login; the span for span questions; metadata naming the session and the
+    schema version) linked to the assignment by an `Answer`. Submitting again (a second tab, a
+    retry, going back to an item) stores nothing twice: an unchanged answer is left alone, a
+    changed one overrides the earlier assessment (which stays in the history), and a question
+    left empty keeps its earlier answer.
+
+    Raises `SlotTaken` when the labeler's reservation had lapsed (or they had skipped the item)
+    and other labelers have taken all of the item's slots since.
+    """
+    if not sheet.is_valid():
+        raise QueueError("The answers are not valid.")
+    locked = _lock_assignment(assignment)
+    item: Item = locked.item
+    session = assignment.item.session
+    trace = assignment.item.trace
+    now = now or timezone.now()
+
+    holds_slot = locked.state == AssignmentState.SUBMITTED or (
+        locked.state == AssignmentState.CLAIMED
+        and locked.lease_expires_at is not None
+        and locked.lease_expires_at > now
+    )
+    slots = None
+    if not holds_slot:
+        slots = _count_slots(item.pk, locked.labeler_id, now)
+        if slots.held_by_others >= session.labels_per_item:
+            raise SlotTaken(
+                "Your reservation of this item ran out and other labelers have taken it since, "
+                "so these answers were not saved."
+            )
+
+    existing = {
+        (answer.schema_id, answer.span_id): answer
+        for answer in Answer.objects.filter(assignment=locked).select_related("assessment")
+    }
+    source = services.Source(
+        source_type=SourceType.HUMAN, source_id=assignment.labeler.get_username()
+    )
+
+    new_rows = []
+    new_questions = []
+    overridden = unchanged = 0
+    for question in sheet.answers:
+        schema = question.schema
+        metadata = {"labeling_session_id": session.pk, "schema_version": schema.version}
+        key = (schema.pk, question.span.span_id if question.span is not None else "")
+        answer = existing.get(key)
+        if answer is None:
+            # The span comes from this trace's spans (the sheet was built from them), so the
+            # span check of `log_assessment` is not needed; `build_assessment` checks the rest.
+            new_rows.append(
+                services.build_assessment(
+                    trace=trace,
+                    assessment=_assessment_for(question, source=source, metadata=metadata),
+                )
+            )
+            new_questions.append(question)
+            continue
+        old = answer.assessment
+        if _same(old.value, question.value) and (old.rationale or "") == question.rationale:
+            unchanged += 1
+            continue
+        replacement = services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=_assessment_for(
+                question, source=source, metadata=metadata, overrides=old.assessment_id
+            ),
+        )
+        answer.assessment = replacement
+        answer.schema_version = schema.version
+        answer.save(update_fields=["assessment", "schema_version"])
+        overridden += 1
+
+    if new_rows:
+        created = Assessment.objects.bulk_create(new_rows)
+        Answer.objects.bulk_create(
+            [
+                Answer(
+                    assignment=locked,
+                    schema=question.schema,
+                    schema_version=question.schema.version,
+                    span_id=question.span.span_id if question.span is not None else "",
+                    assessment=row,
+                    created_at=now,
+                )
+                for question, row in zip(new_questions, created, strict=True)
+            ]
+        )
+
+    if locked.state != AssignmentState.SUBMITTED:
+        Assignment.objects.filter(pk=locked.pk).update(
+            state=AssignmentState.SUBMITTED,
+            submitted_at=now,
+            last_active_at=now,
+            lease_expires_at=None,
+            skip_reason="",
+        )
+        assignment.state = AssignmentState.SUBMITTED
+        assignment.submitted_at = now
+        assignment.lease_expires_at = None
+        if slots is None:
+            slots = _count_slots(item.pk, locked.labeler_id, now)
+        _set_item_state(
+            item,
+            _state_for(
+                submitted=slots.submitted + 1,
+                live=slots.live,
+                skipped=slots.skipped - (1 if locked.state == AssignmentState.SKIPPED else 0),
+                labels_per_item=session.labels_per_item,
+            ),
+        )
+        assignment.item.state = item.state
+    elif new_rows or overridden:
+        Assignment.objects.filter(pk=locked.pk).update(last_active_at=now)
+    return SubmitOutcome(created=len(new_rows), overridden=overridden, unchanged=unchanged)
+
+
+# --- skipping and flagging -----------------------------------------------------------------------
+
+
+def _clean_reason(reason: str, *, limit: int, required: bool, what: str) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise QueueError(f"Say why you {what} this item.")
+    if len(reason) > limit:
+        raise QueueError(f"The reason is {len(reason):,} characters long; the limit is {limit:,}.")
+    return reason
+
+
+@transaction.atomic
+def skip_item(*, assignment: Assignment, reason: str = "", now: datetime | None = None) -> None:
+    """The labeler passes on an item (with an optional reason): its slot goes back to the
+    queue and it is not offered to them again. A submitted item cannot be skipped."""
+    reason = _clean_reason(reason, limit=SKIP_REASON_MAX_LENGTH, required=False, what="skip")
+    locked = _lock_assignment(assignment)
+    if locked.state == AssignmentState.SUBMITTED:
+        raise QueueError("You already submitted this item; it cannot be skipped now.")
+    session = assignment.item.session
+    now = now or timezone.now()
+    Assignment.objects.filter(pk=locked.pk).update(
+        state=AssignmentState.SKIPPED,
+        skip_reason=reason,
+        lease_expires_at=None,
+        last_active_at=now,
+    )
+    assignment.state = AssignmentState.SKIPPED
+    assignment.skip_reason = reason
+    assignment.lease_expires_at = None
+    state = sync_item_state(item=locked.item, labels_per_item=session.labels_per_item, now=now)
+    assignment.item.state = state
+
+
+@transaction.atomic
+def flag_item(*, assignment: Assignment, reason: str) -> None:
+    """Flag an item for the curator (a broken trace, an unclear question …), with a reason.
+    The labeler can still answer or skip it."""
+    reason = _clean_reason(reason, limit=FLAG_REASON_MAX_LENGTH, required=True, what="flag")
+    Assignment.objects.filter(pk=assignment.pk).update(flagged=True, flag_reason=reason)
+    assignment.flagged = True
+    assignment.flag_reason = reason
+
+
+@transaction.atomic
+def unflag_item(*, assignment: Assignment) -> None:
+    """Withdraw the labeler's flag on an item."""
+    Assignment.objects.filter(pk=assignment.pk).update(flagged=False, flag_reason="")
+    assignment.flagged = False
+    assignment.flag_reason = ""
