@@ -77,13 +77,12 @@ def lease_end(session: LabelingSession, now: datetime) -> datetime:
     return now + timedelta(minutes=session.reservation_minutes)
 
 
-def claimable_items(
-    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
+def _open_items(
+    *, session: Any, labels_per_item: Any, labeler: AbstractBaseUser, now: datetime
 ) -> QuerySet[Item]:
-    """Items of `session` that `labeler` may claim, first by position: not complete, not
-    submitted or skipped by this labeler, and fewer than N slots held (live reservations plus
-    submissions). A candidate list only: `claim_next_item` counts again under a row lock."""
-    now = now or timezone.now()
+    """Items of `session` open to `labeler`: not complete, not submitted or skipped by them,
+    and fewer than `labels_per_item` slots held (live reservations plus submissions).
+    `session` and `labels_per_item` may be values or `OuterRef`s (for per-session counts)."""
     slots = (
         Assignment.objects.filter(item=OuterRef("pk"))
         .filter(
@@ -105,9 +104,21 @@ def claimable_items(
             held=Coalesce(Subquery(slots, output_field=IntegerField()), 0),
             done_by_me=Exists(done_by_me),
         )
-        .filter(held__lt=session.labels_per_item, done_by_me=False)
-        .order_by("position", "id")
+        .filter(held__lt=labels_per_item, done_by_me=False)
     )
+
+
+def claimable_items(
+    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
+) -> QuerySet[Item]:
+    """The items `labeler` may claim in `session`, first by position. A candidate list only:
+    `claim_next_item` counts again under a row lock."""
+    return _open_items(
+        session=session,
+        labels_per_item=session.labels_per_item,
+        labeler=labeler,
+        now=now or timezone.now(),
+    ).order_by("position", "id")
 
 
 def own_reservation(
@@ -151,6 +162,58 @@ class Progress:
         return round(100 * self.submitted / self.total) if self.total else 0
 
 
+def _count(queryset: QuerySet, group: str) -> Subquery:
+    return Subquery(
+        queryset.order_by().values(group).annotate(n=Count("pk")).values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def with_progress(
+    sessions: QuerySet[LabelingSession],
+    *,
+    labeler: AbstractBaseUser,
+    remaining: bool = False,
+    now: datetime | None = None,
+) -> QuerySet[LabelingSession]:
+    """`sessions` annotated with the labeler's progress (read it with `progress_of`): items,
+    submitted, skipped; with `remaining`, also the items still open to them and whether they
+    hold a live reservation."""
+    now = now or timezone.now()
+    mine = Assignment.objects.filter(item__session=OuterRef("pk"), labeler=labeler)
+    sessions = sessions.annotate(
+        n_items=_count(Item.objects.filter(session=OuterRef("pk")), "session"),
+        n_submitted=_count(mine.filter(state=AssignmentState.SUBMITTED), "labeler"),
+        n_skipped=_count(mine.filter(state=AssignmentState.SKIPPED), "labeler"),
+    )
+    if remaining:
+        open_items = _open_items(
+            session=OuterRef("pk"),
+            labels_per_item=OuterRef("labels_per_item"),
+            labeler=labeler,
+            now=now,
+        )
+        sessions = sessions.annotate(
+            n_open=_count(open_items, "session"),
+            has_reservation=Exists(mine.live(now)),
+        )
+    return sessions
+
+
+def progress_of(session: LabelingSession) -> Progress:
+    """The progress annotated by `with_progress`."""
+    remaining = None
+    if hasattr(session, "n_open"):
+        # One's own live reservation is not "open", yet it is still to do.
+        remaining = (session.n_open or 0) + (1 if session.has_reservation else 0)
+    return Progress(
+        total=session.n_items or 0,
+        submitted=session.n_submitted or 0,
+        skipped=session.n_skipped or 0,
+        remaining=remaining,
+    )
+
+
 def labeler_progress(
     *,
     session: LabelingSession,
@@ -158,38 +221,17 @@ def labeler_progress(
     with_remaining: bool = False,
     now: datetime | None = None,
 ) -> Progress:
-    """Items in the session, and how many of them the labeler submitted and skipped. With
-    `with_remaining`, also how many items are still open to them (one more query)."""
-
-    def count(queryset: QuerySet, group: str) -> Subquery:
-        return Subquery(
-            queryset.order_by().values(group).annotate(n=Count("pk")).values("n"),
-            output_field=IntegerField(),
-        )
-
-    mine = Assignment.objects.filter(item__session=OuterRef("pk"), labeler=labeler)
-    counts = (
-        LabelingSession.objects.filter(pk=session.pk)
-        .annotate(
-            n_total=count(Item.objects.filter(session=OuterRef("pk")), "session"),
-            n_submitted=count(mine.filter(state=AssignmentState.SUBMITTED), "labeler"),
-            n_skipped=count(mine.filter(state=AssignmentState.SKIPPED), "labeler"),
-        )
-        .values("n_total", "n_submitted", "n_skipped")
-        .first()
-    ) or {}
-    remaining = None
-    if with_remaining:
-        remaining = claimable_items(session=session, labeler=labeler, now=now).count()
-        if own_reservation(session=session, labeler=labeler, now=now) is not None:
-            # A live reservation of one's own is not "claimable", yet it is still to do.
-            remaining += 1
-    return Progress(
-        total=counts.get("n_total") or 0,
-        submitted=counts.get("n_submitted") or 0,
-        skipped=counts.get("n_skipped") or 0,
-        remaining=remaining,
-    )
+    """Items in the session, how many of them the labeler submitted and skipped, and with
+    `with_remaining` how many are still open to them. One query."""
+    row = with_progress(
+        LabelingSession.objects.filter(pk=session.pk),
+        labeler=labeler,
+        remaining=with_remaining,
+        now=now,
+    ).first()
+    if row is None:
+        return Progress(total=0, submitted=0, skipped=0, remaining=0 if with_remaining else None)
+    return progress_of(row)
 
 
 # --- item state ----------------------------------------------------------------------------------
@@ -336,7 +378,11 @@ def claim_next_item(
         candidates = claimable_items(session=session, labeler=labeler, now=fixed_now)
         if tried:
             candidates = candidates.exclude(pk__in=tried)
-        item = candidates.select_for_update(skip_locked=True).first()
+        item = (
+            candidates.select_related("trace")
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
         if item is None:
             return None
         now = fixed_now or timezone.now()
@@ -560,17 +606,20 @@ def submit_answers(
         assignment.state = AssignmentState.SUBMITTED
         assignment.submitted_at = now
         assignment.lease_expires_at = None
-        if slots is None:
-            slots = _count_slots(item.pk, locked.labeler_id, now)
-        _set_item_state(
-            item,
-            _state_for(
-                submitted=slots.submitted + 1,
-                live=slots.live,
-                skipped=slots.skipped - (1 if locked.state == AssignmentState.SKIPPED else 0),
-                labels_per_item=session.labels_per_item,
-            ),
-        )
+        if session.labels_per_item == 1:
+            _set_item_state(item, ItemState.COMPLETE)  # one submission completes it
+        else:
+            if slots is None:
+                slots = _count_slots(item.pk, locked.labeler_id, now)
+            _set_item_state(
+                item,
+                _state_for(
+                    submitted=slots.submitted + 1,
+                    live=slots.live,
+                    skipped=slots.skipped - (1 if locked.state == AssignmentState.SKIPPED else 0),
+                    labels_per_item=session.labels_per_item,
+                ),
+            )
         assignment.item.state = item.state
     elif new_rows or overridden:
         Assignment.objects.filter(pk=locked.pk).update(last_active_at=now)

@@ -1,0 +1,389 @@
+"""Review app (/review/): labelers work their queues, one item after another.
+
+Pages: the labeler's sessions (home), a session's start page, the item page (the trace and the
+session's questions; Submit & next, Skip, Flag, Back), and the finished page. Every fetch goes
+through `get_session_for_user` / `get_assignment_for_user`, which 404 for sessions that are not
+active or not assigned to the user (curators may open every active session) and for items the
+user has not claimed. The queue rules (claiming, leases, submitting) live in `labeling.queue`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import push_url
+
+from labeling import queue
+from labeling.forms import AnswerSheet, Question
+from labeling.models import (
+    Answer,
+    Assignment,
+    AssignmentState,
+    LabelingSchema,
+    LabelingSession,
+    SessionSchema,
+)
+from reviewapp.types import HtmxHttpRequest
+from traces.models import Assessment, SourceType, Span
+
+# --- access --------------------------------------------------------------------------------------
+
+
+def sessions_for_user(user: Any) -> QuerySet[LabelingSession]:
+    """Sessions a user may work on in the review app: active ones they are assigned to;
+    curators (staff) may open every active session."""
+    if user.is_staff:
+        return LabelingSession.objects.active()
+    return LabelingSession.objects.for_labeler(user)
+
+
+def get_session_for_user(request: HtmxHttpRequest, session_pk: int) -> LabelingSession:
+    return get_object_or_404(sessions_for_user(request.user), pk=session_pk)
+
+
+def get_assignment_for_user(
+    request: HtmxHttpRequest, session_pk: int, item_pk: int
+) -> Assignment:
+    """The user's own assignment of an item of a session they may work on; 404 otherwise."""
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("item__session", "item__trace").filter(
+            item__session__in=sessions_for_user(request.user)
+        ),
+        item_id=item_pk,
+        item__session_id=session_pk,
+        labeler=request.user,
+    )
+    assignment.labeler = request.user
+    return assignment
+
+
+def _is_partial(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def item_url(assignment: Assignment) -> str:
+    return reverse(
+        "review:item",
+        kwargs={"session_pk": assignment.item.session_id, "item_pk": assignment.item_id},
+    )
+
+
+# --- home and session pages ----------------------------------------------------------------------
+
+
+@require_GET
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    """The sessions the labeler works on, with their progress."""
+    sessions = queue.with_progress(
+        sessions_for_user(request.user)
+        .select_related("experiment")
+        .annotate(
+            is_assigned=Exists(
+                LabelingSession.labelers.through.objects.filter(
+                    labelingsession_id=OuterRef("pk"), user_id=request.user.pk
+                )
+            )
+        )
+        .order_by("name", "pk"),
+        labeler=request.user,
+        remaining=True,
+    )
+    cards = [{"session": s, "progress": queue.progress_of(s)} for s in sessions]
+    return render(request, "labeling/review/home.html", {"cards": cards})
+
+
+@require_GET
+def session_start(request: HtmxHttpRequest, session_pk: int) -> HttpResponse:
+    """A session's instructions and the labeler's progress, with Start / Continue."""
+    session = get_session_for_user(request, session_pk)
+    current = queue.own_reservation(session=session, labeler=request.user)
+    if current is not None:
+        current.item.session = session
+    progress = queue.labeler_progress(session=session, labeler=request.user, with_remaining=True)
+    previous = queue.previous_assignment(session=session, labeler=request.user)
+    return render(
+        request,
+        "labeling/review/session.html",
+        {
+            "session": session,
+            "current": current,
+            "progress": progress,
+            "previous": previous,
+        },
+    )
+
+
+@require_POST
+def next_item(request: HtmxHttpRequest, session_pk: int) -> HttpResponse:
+    """Claim the next item (or return to the labeler's own reservation) and go there."""
+    session = get_session_for_user(request, session_pk)
+    assignment = queue.claim_next_item(session=session, labeler=request.user)
+    if assignment is None:
+        return redirect("review:done", session_pk=session.pk)
+    return redirect(item_url(assignment))
+
+
+@require_GET
+def done(request: HtmxHttpRequest, session_pk: int) -> HttpResponse:
+    """Nothing is left for the labeler in this session (or they came here to check)."""
+    session = get_session_for_user(request, session_pk)
+    return _render_done(request, session)
+
+
+def _render_done(
+    request: HtmxHttpRequest, session: LabelingSession, *, notice: str = ""
+) -> HttpResponse:
+    current = queue.own_reservation(session=session, labeler=request.user)
+    if current is not None:
+        current.item.session = session
+    context = {
+        "session": session,
+        "progress": queue.labeler_progress(session=session, labeler=request.user),
+        "previous": queue.previous_assignment(session=session, labeler=request.user),
+        "current": current,
+        "notice": notice,
+    }
+    template = "labeling/review/done.html"
+    return render(request, f"{template}#review-item" if _is_partial(request) else template, context)
+
+
+# --- the item page -------------------------------------------------------------------------------
+
+
+@dataclass
+class SpanSection:
+    """A span that questions are asked about, with those questions."""
+
+    span: Span
+    questions: list[Question]
+
+
+def _schemas(session: LabelingSession) -> list[LabelingSchema]:
+    return [
+        link.schema
+        for link in SessionSchema.objects.filter(session=session)
+        .select_related("schema")
+        .order_by("position", "id")
+    ]
+
+
+def _spans(assignment: Assignment, schemas: list[LabelingSchema]) -> list[Span]:
+    """The spans the page shows: the root span(s) and the spans questions target."""
+    targets = {s.target_span_type for s in schemas if s.target_span_type}
+    where = Q(parent_id__isnull=True) | Q(parent_id="")
+    if targets:
+        where |= Q(span_type__in=targets)
+    return list(
+        Span.objects.filter(trace_id=assignment.item.trace_id)
+        .filter(where)
+        .order_by("start_time_ns", "id")
+    )
+
+
+def _initial(assignment: Assignment) -> dict[tuple[int, str], tuple[Any, str]]:
+    if assignment.state != AssignmentState.SUBMITTED:
+        return {}
+    return {
+        (answer.schema_id, answer.span_id): (answer.assessment.value, answer.assessment.rationale)
+        for answer in Answer.objects.filter(assignment=assignment).select_related("assessment")
+    }
+
+
+def _other_labels(assignment: Assignment, request: HtmxHttpRequest) -> list[Assessment] | None:
+    """Other people's and judges' current labels on the trace; None in blind mode."""
+    if assignment.item.session.blind:
+        return None
+    return list(
+        Assessment.objects.filter(trace_id=assignment.item.trace_id, valid=True)
+        .exclude(source_type=SourceType.HUMAN, source_id=request.user.get_username())
+        .order_by("name", "span_id", "create_time")
+    )
+
+
+@dataclass
+class ItemPage:
+    """What the item page needs besides the assignment; built once per request."""
+
+    schemas: list[LabelingSchema]
+    spans: list[Span]
+
+
+def _page_data(assignment: Assignment, schemas: list[LabelingSchema] | None = None) -> ItemPage:
+    schemas = schemas if schemas is not None else _schemas(assignment.item.session)
+    return ItemPage(schemas=schemas, spans=_spans(assignment, schemas))
+
+
+def _render_item(
+    request: HtmxHttpRequest,
+    assignment: Assignment,
+    *,
+    page: ItemPage,
+    sheet: AnswerSheet | None = None,
+    error: str = "",
+    notice: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    session = assignment.item.session
+    if sheet is None:
+        sheet = AnswerSheet(page.schemas, spans=page.spans, initial=_initial(assignment))
+    root_spans = [s for s in page.spans if not s.parent_id]
+    span_sections: dict[str, SpanSection] = {}
+    trace_questions = []
+    for question in sheet.questions:
+        if question.span is None:
+            trace_questions.append(question)
+        else:
+            section = span_sections.setdefault(
+                question.span.span_id, SpanSection(span=question.span, questions=[])
+            )
+            section.questions.append(question)
+    now = timezone.now()
+    lease_live = (
+        assignment.state == AssignmentState.CLAIMED
+        and assignment.lease_expires_at is not None
+        and assignment.lease_expires_at > now
+    )
+    context = {
+        "session": session,
+        "assignment": assignment,
+        "item": assignment.item,
+        "trace": assignment.item.trace,
+        "sheet": sheet,
+        "root_span": root_spans[0] if root_spans else None,
+        "span_sections": sorted(
+            span_sections.values(), key=lambda section: section.questions[0].number
+        ),
+        "trace_questions": trace_questions,
+        "other_labels": _other_labels(assignment, request),
+        "progress": queue.labeler_progress(session=session, labeler=request.user),
+        "previous": queue.previous_assignment(
+            session=session, labeler=request.user, current=assignment
+        ),
+        "error": error,
+        "notice": notice,
+        "lease_live": lease_live,
+        "lease_interval": _lease_interval(session),
+        "is_done": assignment.state in queue.DONE_STATES,
+    }
+    template = "labeling/review/item.html"
+    return render(
+        request,
+        f"{template}#review-item" if _is_partial(request) else template,
+        context,
+        status=status,
+    )
+
+
+def _lease_interval(session: LabelingSession) -> int:
+    """Seconds between lease renewals while the labeler is active: a third of the lease, at
+    most a minute, at least ten seconds."""
+    return max(10, min(60, session.reservation_minutes * 60 // 3))
+
+
+@require_GET
+def item(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
+    assignment = get_assignment_for_user(request, session_pk, item_pk)
+    return _render_item(request, assignment, page=_page_data(assignment))
+
+
+def _go_next(
+    request: HtmxHttpRequest,
+    session: LabelingSession,
+    schemas: list[LabelingSchema] | None = None,
+    *,
+    notice: str = "",
+) -> HttpResponse:
+    """After a submit or a skip: the next item (claimed now), or the finished page. A plain
+    POST is redirected there (the notice becomes a message); HTMX gets the page's partial and
+    the URL to show."""
+    nxt = queue.claim_next_item(session=session, labeler=request.user)
+    if nxt is None:
+        url = reverse("review:done", kwargs={"session_pk": session.pk})
+    else:
+        nxt.labeler = request.user
+        url = item_url(nxt)
+    if not _is_partial(request):
+        if notice:
+            messages.success(request, notice)
+        return redirect(url)
+    if nxt is None:
+        return push_url(_render_done(request, session, notice=notice), url)
+    response = _render_item(request, nxt, page=_page_data(nxt, schemas), notice=notice)
+    return push_url(response, url)
+
+
+@require_POST
+def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
+    """Submit & next: store the answers and move on to the next item in one request."""
+    assignment = get_assignment_for_user(request, session_pk, item_pk)
+    page = _page_data(assignment)
+    sheet = AnswerSheet(page.schemas, spans=page.spans, data=request.POST)
+    if not sheet.is_valid():
+        return _render_item(request, assignment, page=page, sheet=sheet)
+    try:
+        outcome = queue.submit_answers(assignment=assignment, sheet=sheet)
+    except queue.SlotTaken as exc:
+        return _render_item(request, assignment, page=page, sheet=sheet, error=str(exc))
+    if outcome.overridden:
+        notice = "Your changed answers were saved; the earlier ones stay in the history."
+    elif outcome.created:
+        notice = "Saved."
+    else:
+        notice = "Nothing changed."
+    return _go_next(request, assignment.item.session, page.schemas, notice=notice)
+
+
+@require_POST
+def skip(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
+    """Skip the item (with an optional reason) and move on."""
+    assignment = get_assignment_for_user(request, session_pk, item_pk)
+    try:
+        queue.skip_item(assignment=assignment, reason=request.POST.get("reason", ""))
+    except queue.QueueError as exc:
+        page = _page_data(assignment)
+        return _render_item(request, assignment, page=page, error=str(exc))
+    return _go_next(request, assignment.item.session, notice="Skipped.")
+
+
+@require_POST
+def flag(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
+    """Flag the item for the curator (or withdraw the flag); the labeler stays on the item."""
+    assignment = get_assignment_for_user(request, session_pk, item_pk)
+    error = ""
+    try:
+        if request.POST.get("action") == "unflag":
+            queue.unflag_item(assignment=assignment)
+        else:
+            queue.flag_item(assignment=assignment, reason=request.POST.get("reason", ""))
+    except queue.QueueError as exc:
+        error = str(exc)
+    if not error and not _is_partial(request):
+        return redirect(item_url(assignment))
+    page = _page_data(assignment)
+    return _render_item(request, assignment, page=page, error=error)
+
+
+@require_http_methods(["POST"])
+def lease(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
+    """Renew the labeler's reservation while they are active on the item page."""
+    assignment = get_assignment_for_user(request, session_pk, item_pk)
+    result = queue.renew_lease(assignment=assignment)
+    context = {
+        "session": assignment.item.session,
+        "assignment": assignment,
+        "item": assignment.item,
+        "lease_live": result.held,
+        "lease_lost": not result.held and assignment.state == AssignmentState.CLAIMED,
+        "lease_interval": _lease_interval(assignment.item.session),
+    }
+    if not _is_partial(request):
+        return redirect(item_url(assignment))
+    return render(request, "labeling/review/item.html#lease-status", context)
