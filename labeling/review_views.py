@@ -49,9 +49,7 @@ def get_session_for_user(request: HtmxHttpRequest, session_pk: int) -> LabelingS
     return get_object_or_404(sessions_for_user(request.user), pk=session_pk)
 
 
-def get_assignment_for_user(
-    request: HtmxHttpRequest, session_pk: int, item_pk: int
-) -> Assignment:
+def get_assignment_for_user(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> Assignment:
     """The user's own assignment of an item of a session they may work on; 404 otherwise."""
     assignment = get_object_or_404(
         Assignment.objects.select_related("item__session", "item__trace").filter(

@@ -115,7 +115,9 @@ def test_methods(labeler_client, session, labeler):
 # --- home and session pages ----------------------------------------------------------------------
 
 
-def test_home_lists_sessions_with_progress(labeler_client, session, labeler, django_assert_num_queries):
+def test_home_lists_sessions_with_progress(
+    labeler_client, session, labeler, django_assert_num_queries
+):
     first = claim(session, labeler)
     queue.skip_item(assignment=first)
     make_session(items=2, labelers=[labeler], name="Second queue")
