@@ -350,7 +350,9 @@ def _lock_assignment(assignment: Assignment) -> Assignment:
     )
 
 
-@transaction.atomic
+_RETRY = object()
+
+
 def claim_next_item(
     *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
 ) -> Assignment | None:
@@ -359,7 +361,27 @@ def claim_next_item(
 
     Their own live reservation comes first (its lease is extended). Otherwise the first item by
     position that still needs labels and that they have not submitted or skipped is reserved.
+
+    Each attempt is one transaction. An attempt that finds its candidate filled up by someone
+    else in the meantime ends (releasing that item's lock) and the next attempt looks further;
+    so a claim never holds one item's lock while waiting for another's, and claimers cannot
+    deadlock.
     """
+    tried: list[int] = []
+    while True:
+        result = _claim_attempt(session=session, labeler=labeler, now=now, tried=tried)
+        if result is not _RETRY:
+            return result  # type: ignore[return-value]
+
+
+@transaction.atomic
+def _claim_attempt(
+    *,
+    session: LabelingSession,
+    labeler: AbstractBaseUser,
+    now: datetime | None,
+    tried: list[int],
+) -> Assignment | object | None:
     fixed_now = now
     current = own_reservation(session=session, labeler=labeler, now=now)
     if current is not None:
@@ -371,57 +393,59 @@ def claim_next_item(
             locked.save(update_fields=["lease_expires_at", "last_active_at"])
             locked.item.session = session
             return locked
-        # It lapsed between the two reads: claim like anyone else (it may come back first).
+        return _RETRY  # it lapsed between the two reads: claim like anyone else
 
-    tried: list[int] = []
-    while True:
-        candidates = claimable_items(session=session, labeler=labeler, now=fixed_now)
-        if tried:
-            candidates = candidates.exclude(pk__in=tried)
-        item = (
-            candidates.select_related("trace")
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
-        )
+    candidates = claimable_items(session=session, labeler=labeler, now=fixed_now)
+    if tried:
+        candidates = candidates.exclude(pk__in=tried)
+    candidates = candidates.select_related("trace")
+    # Skip items other claimers hold locked this instant: they take those, we take the next.
+    item = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+    if item is None:
+        # Every candidate left may be locked by other claimers right now: wait for the first
+        # one rather than tell the labeler that nothing is left. (This transaction holds no
+        # other lock, so waiting cannot deadlock.)
+        item = candidates.select_for_update(of=("self",)).first()
         if item is None:
             return None
-        now = fixed_now or timezone.now()
-        slots = _count_slots(item.pk, labeler.pk, now)
+    now = fixed_now or timezone.now()
+    slots = _count_slots(item.pk, labeler.pk, now)
+    if slots.mine_state in DONE_STATES or (
+        not slots.mine_live and slots.held_by_others >= session.labels_per_item
+    ):
+        # Done in another tab, or filled up, since the candidates were read: look further.
         tried.append(item.pk)
-        if slots.mine_state in DONE_STATES:
-            continue  # done in another tab since the candidate list was read
-        if slots.mine_live:
-            assignment = Assignment.objects.get(pk=slots.mine_id)
-        elif slots.held_by_others >= session.labels_per_item:
-            continue  # filled up since the candidate list was read
+        return _RETRY
+    if slots.mine_live:
+        assignment = Assignment.objects.get(pk=slots.mine_id)
+    else:
+        fields = {
+            "state": AssignmentState.CLAIMED,
+            "claimed_at": now,
+            "lease_expires_at": lease_end(session, now),
+            "last_active_at": now,
+            "submitted_at": None,
+            "skip_reason": "",
+        }
+        if slots.mine_id is not None:
+            # An earlier reservation of theirs that lapsed (or was released): take it again.
+            Assignment.objects.filter(pk=slots.mine_id).update(**fields)
+            assignment = Assignment(pk=slots.mine_id, item=item, labeler=labeler, **fields)
+            assignment._state.adding = False
         else:
-            fields = {
-                "state": AssignmentState.CLAIMED,
-                "claimed_at": now,
-                "lease_expires_at": lease_end(session, now),
-                "last_active_at": now,
-                "submitted_at": None,
-                "skip_reason": "",
-            }
-            if slots.mine_id is not None:
-                # An earlier reservation of theirs that lapsed (or was released): take it again.
-                Assignment.objects.filter(pk=slots.mine_id).update(**fields)
-                assignment = Assignment(pk=slots.mine_id, item=item, labeler=labeler, **fields)
-                assignment._state.adding = False
-            else:
-                assignment = Assignment.objects.create(item=item, labeler=labeler, **fields)
-        _set_item_state(
-            item,
-            _state_for(
-                submitted=slots.submitted,
-                live=slots.live + 1,
-                skipped=slots.skipped,
-                labels_per_item=session.labels_per_item,
-            ),
-        )
-        item.session = session
-        assignment.item = item
-        return assignment
+            assignment = Assignment.objects.create(item=item, labeler=labeler, **fields)
+    _set_item_state(
+        item,
+        _state_for(
+            submitted=slots.submitted,
+            live=slots.live + 1,
+            skipped=slots.skipped,
+            labels_per_item=session.labels_per_item,
+        ),
+    )
+    item.session = session
+    assignment.item = item
+    return assignment
 
 
 @dataclass(frozen=True)
