@@ -93,7 +93,6 @@ def submitted_by_item(session) -> dict[int, list[int]]:
     return by_item
 
 
-
 def test_one_label_per_item_each_item_labeled_exactly_once():
     users = labelers(WORKERS)
     session = make_session(items=60, labels_per_item=1, labelers=users)
