@@ -1,0 +1,140 @@
+"""A labeler works a queue with the keyboard only."""
+
+import re
+
+import pytest
+
+from labeling.models import Answer, Assignment, AssignmentState
+from tests.factories import make_experiment, make_schema, make_session
+from traces.models import Assessment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def queue_session(labeler):
+    experiment = make_experiment()
+    schemas = [
+        make_schema(experiment, "correct", "pass_fail", title="Is the answer correct?"),
+        make_schema(
+            experiment,
+            "tone",
+            "categorical",
+            {"options": ["friendly", "neutral", "curt"]},
+            title="How is the tone?",
+        ),
+    ]
+    return make_session(
+        experiment=experiment,
+        items=5,
+        spans=2,
+        schemas=schemas,
+        labelers=[labeler],
+        name="Keyboard queue",
+        instructions="Judge the **answer**.",
+    )
+
+
+def item_number(page, session) -> int:
+    """The position (1-based) of the item the page shows."""
+    match = re.search(r"/items/(\d+)/$", page.url)
+    assert match, page.url
+    return session.items.get(pk=int(match.group(1))).position + 1
+
+
+def wait_for_item(page, session, number: int) -> None:
+    page.wait_for_function(
+        "id => location.pathname.endsWith('/items/' + id + '/')",
+        arg=session.items.get(position=number - 1).pk,
+    )
+
+
+def test_a_labeler_works_three_items_with_the_keyboard(page, login, labeler, queue_session):
+    session = queue_session
+    login(labeler)
+    page.goto(f"/review/{session.pk}/")
+    # The start button has the focus: Enter starts.
+    page.keyboard.press("Enter")
+    wait_for_item(page, session, 1)
+    assert page.locator(".progress-count").first.inner_text() == "0 of 5"
+
+    # Item 1: pass, friendly — number keys answer and move on to the next question.
+    page.keyboard.press("1")
+    page.keyboard.press("1")
+    assert page.locator("input[value=true]").is_checked()
+    assert page.locator("input[value=friendly]").is_checked()
+    page.keyboard.press("Control+Enter")
+    wait_for_item(page, session, 2)
+    assert page.locator(".progress-count").first.inner_text() == "1 of 5"
+
+    # Item 2: skip it, with a reason.
+    page.keyboard.press("s")
+    assert page.evaluate("document.activeElement.id") == "skip-reason"
+    page.keyboard.type("Not my area")
+    page.keyboard.press("Enter")
+    wait_for_item(page, session, 3)
+
+    # Item 3: fail, curt; j/k move between questions.
+    page.keyboard.press("2")  # fail; moves on to the tone question
+    page.keyboard.press("k")  # back to the first question
+    assert page.locator("[data-question].is-current").get_attribute("data-question-number") == "1"
+    page.keyboard.press("j")
+    page.keyboard.press("3")
+    page.keyboard.press("Control+Enter")
+    wait_for_item(page, session, 4)
+
+    # Item 4: pass, neutral.
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    page.keyboard.press("Control+Enter")
+    wait_for_item(page, session, 5)
+    assert page.locator(".progress-count").first.inner_text() == "3 of 5"
+
+    # The cheat sheet opens with ? and closes with Escape.
+    page.keyboard.press("?")
+    assert page.locator("dialog#shortcuts").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("dialog#shortcuts").is_visible()
+
+    # Back twice, to item 3: its answers are there; change "fail" to "pass" and save.
+    page.keyboard.press("b")
+    wait_for_item(page, session, 4)
+    page.keyboard.press("b")
+    wait_for_item(page, session, 3)
+    assert page.locator("input[value=false]").is_checked()
+    assert page.locator("input[value=curt]").is_checked()
+    page.keyboard.press("1")
+    page.keyboard.press("Control+Enter")
+    # Saving returns to the item the labeler left.
+    wait_for_item(page, session, 5)
+    assert "changed answers were saved" in page.locator(".review-notice").inner_text()
+
+    mine = Assignment.objects.filter(labeler=labeler, item__session=session)
+    assert mine.filter(state=AssignmentState.SUBMITTED).count() == 3
+    skipped = mine.get(state=AssignmentState.SKIPPED)
+    assert skipped.item.position == 1 and skipped.skip_reason == "Not my area"
+    third = mine.get(item__position=2)
+    current = Answer.objects.get(assignment=third, schema__name="correct").assessment
+    assert current.value is True
+    assert current.overrides is not None and current.overrides.value is False
+    assert Assessment.objects.filter(valid=True).count() == 6  # 3 items, 2 questions each
+    assert Assessment.objects.count() == 7  # and the overridden one, kept in the history
+
+
+def test_invalid_answer_keeps_the_page_and_focuses_the_error(page, login, labeler):
+    experiment = make_experiment()
+    score = make_schema(experiment, "score", "numeric", {"min_value": 1, "max_value": 5})
+    session = make_session(experiment=experiment, items=2, schemas=[score], labelers=[labeler])
+    login(labeler)
+    page.goto(f"/review/{session.pk}/")
+    page.keyboard.press("Enter")
+    wait_for_item(page, session, 1)
+    page.keyboard.press("9")  # a digit on a number question starts typing the answer
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(".question.has-error")
+    assert "at most 5" in page.locator(".field-error").inner_text()
+    assert page.locator("input[type=number]").input_value() == "9"
+    assert item_number(page, session) == 1
+    page.locator("input[type=number]").fill("4")
+    page.keyboard.press("Control+Enter")
+    wait_for_item(page, session, 2)
