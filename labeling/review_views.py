@@ -219,6 +219,23 @@ def _page_data(assignment: Assignment, schemas: list[LabelingSchema] | None = No
     return ItemPage(schemas=schemas, spans=_spans(assignment, schemas))
 
 
+def _sheet_data(assignment: Assignment) -> ItemPage:
+    """What checking posted answers needs: the schemas, and the spans questions target (no
+    query when no question targets spans)."""
+    schemas = _schemas(assignment.item.session)
+    targets = {s.target_span_type for s in schemas if s.target_span_type}
+    spans = (
+        list(
+            Span.objects.filter(trace_id=assignment.item.trace_id, span_type__in=targets).order_by(
+                "start_time_ns", "id"
+            )
+        )
+        if targets
+        else []
+    )
+    return ItemPage(schemas=schemas, spans=spans)
+
+
 def _render_item(
     request: HtmxHttpRequest,
     assignment: Assignment,
@@ -227,6 +244,7 @@ def _render_item(
     sheet: AnswerSheet | None = None,
     error: str = "",
     notice: str = "",
+    previous: Assignment | None = None,
     status: int = 200,
 ) -> HttpResponse:
     session = assignment.item.session
@@ -262,9 +280,8 @@ def _render_item(
         "trace_questions": trace_questions,
         "other_labels": _other_labels(assignment, request),
         "progress": queue.labeler_progress(session=session, labeler=request.user),
-        "previous": queue.previous_assignment(
-            session=session, labeler=request.user, current=assignment
-        ),
+        "previous": previous
+        or queue.previous_assignment(session=session, labeler=request.user, current=assignment),
         "error": error,
         "notice": notice,
         "lease_live": lease_live,
@@ -298,10 +315,12 @@ def _go_next(
     schemas: list[LabelingSchema] | None = None,
     *,
     notice: str = "",
+    finished: Assignment | None = None,
 ) -> HttpResponse:
     """After a submit or a skip: the next item (claimed now), or the finished page. A plain
     POST is redirected there (the notice becomes a message); HTMX gets the page's partial and
-    the URL to show."""
+    the URL to show. `finished` is the item just done when it was a fresh reservation: the
+    labeler's previous item from the next one."""
     nxt = queue.claim_next_item(session=session, labeler=request.user)
     if nxt is None:
         url = reverse("review:done", kwargs={"session_pk": session.pk})
@@ -314,7 +333,9 @@ def _go_next(
         return redirect(url)
     if nxt is None:
         return push_url(_render_done(request, session, notice=notice), url)
-    response = _render_item(request, nxt, page=_page_data(nxt, schemas), notice=notice)
+    response = _render_item(
+        request, nxt, page=_page_data(nxt, schemas), notice=notice, previous=finished
+    )
     return push_url(response, url)
 
 
@@ -322,13 +343,17 @@ def _go_next(
 def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
     """Submit & next: store the answers and move on to the next item in one request."""
     assignment = get_assignment_for_user(request, session_pk, item_pk)
-    page = _page_data(assignment)
-    sheet = AnswerSheet(page.schemas, spans=page.spans, data=request.POST)
+    fresh = assignment.state == AssignmentState.CLAIMED
+    data = _sheet_data(assignment)
+    sheet = AnswerSheet(data.schemas, spans=data.spans, data=request.POST)
     if not sheet.is_valid():
-        return _render_item(request, assignment, page=page, sheet=sheet)
+        return _render_item(
+            request, assignment, page=_page_data(assignment, data.schemas), sheet=sheet
+        )
     try:
         outcome = queue.submit_answers(assignment=assignment, sheet=sheet)
     except queue.SlotTaken as exc:
+        page = _page_data(assignment, data.schemas)
         return _render_item(request, assignment, page=page, sheet=sheet, error=str(exc))
     if outcome.overridden:
         notice = "Your changed answers were saved; the earlier ones stay in the history."
@@ -336,19 +361,31 @@ def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespo
         notice = "Saved."
     else:
         notice = "Nothing changed."
-    return _go_next(request, assignment.item.session, page.schemas, notice=notice)
+    return _go_next(
+        request,
+        assignment.item.session,
+        data.schemas,
+        notice=notice,
+        finished=assignment if fresh else None,
+    )
 
 
 @require_POST
 def skip(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
     """Skip the item (with an optional reason) and move on."""
     assignment = get_assignment_for_user(request, session_pk, item_pk)
+    fresh = assignment.state == AssignmentState.CLAIMED
     try:
         queue.skip_item(assignment=assignment, reason=request.POST.get("reason", ""))
     except queue.QueueError as exc:
         page = _page_data(assignment)
         return _render_item(request, assignment, page=page, error=str(exc))
-    return _go_next(request, assignment.item.session, notice="Skipped.")
+    return _go_next(
+        request,
+        assignment.item.session,
+        notice="Skipped.",
+        finished=assignment if fresh else None,
+    )
 
 
 @require_POST
