@@ -158,3 +158,90 @@ def make_session(
             session=session, trace=make_trace(experiment, spans=spans), position=position
         )
     return session
+
+
+def human(user_or_name: Any) -> services.Source:
+    """The source of a label made in the UI by this user (HUMAN, their login)."""
+    name = user_or_name if isinstance(user_or_name, str) else user_or_name.get_username()
+    return services.Source(source_type="HUMAN", source_id=name)
+
+
+def make_chat_trace(experiment: Experiment | None = None, **fields: Any) -> Trace:
+    """A small agent trace: root AGENT (chat in/out), a RETRIEVER with two documents, a TOOL
+    call, and a CHAT_MODEL span whose messages include a tool call and its result."""
+    question = "Where is my order A-1042?"
+    answer = "It left the warehouse on Friday."
+    trace = make_trace(
+        experiment,
+        request={"messages": [{"role": "user", "content": question}]},
+        response={"choices": [{"message": {"role": "assistant", "content": answer}}]},
+        **fields,
+    )
+    make_span(
+        trace,
+        span_id="a0000000000000a1",
+        name="support_agent",
+        span_type="AGENT",
+        start=0,
+        end=2_000_000_000,
+        inputs={"messages": [{"role": "user", "content": question}]},
+        outputs={"choices": [{"message": {"role": "assistant", "content": answer}}]},
+    )
+    make_span(
+        trace,
+        span_id="a0000000000000a2",
+        parent_id="a0000000000000a1",
+        name="retrieve_docs",
+        span_type="RETRIEVER",
+        start=100_000_000,
+        end=300_000_000,
+        inputs={"query": "order delivery status"},
+        outputs=[
+            {
+                "page_content": "Orders leave the warehouse within 2 days.",
+                "metadata": {"doc_uri": "kb/shipping.md", "chunk_id": "c1", "score": 0.91},
+            },
+            {"page_content": "Late orders get a refund.", "metadata": {"doc_uri": "kb/late.md"}},
+        ],
+    )
+    make_span(
+        trace,
+        span_id="a0000000000000a3",
+        parent_id="a0000000000000a1",
+        name="lookup_order",
+        span_type="TOOL",
+        start=300_000_000,
+        end=400_000_000,
+        inputs={"order_id": "A-1042"},
+        outputs={"status": "shipped"},
+    )
+    make_span(
+        trace,
+        span_id="a0000000000000a4",
+        parent_id="a0000000000000a1",
+        name="generate_answer",
+        span_type="CHAT_MODEL",
+        start=400_000_000,
+        end=1_900_000_000,
+        inputs={
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": "Be kind."},
+                {"role": "user", "content": question},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "lookup_order", "arguments": '{"id": "A-1042"}'},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "shipped"}'},
+            ],
+        },
+        outputs={"choices": [{"message": {"role": "assistant", "content": answer}}]},
+    )
+    return trace

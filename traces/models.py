@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -262,6 +262,38 @@ class AssessmentQuerySet(models.QuerySet["Assessment"]):
         if span_id is None:
             return self.filter(span_id__isnull=True)
         return self.filter(span_id=span_id)
+
+    def kinds_and_names(self, experiment_id: int) -> list[tuple[str, str]]:
+        """The distinct (kind, name) pairs of an experiment's assessments, history included.
+
+        On PostgreSQL a recursive query hops through the (experiment, kind, name) index one
+        distinct pair at a time (a "loose index scan"), so the cost follows the number of
+        names, not the number of assessments (a plain DISTINCT reads them all).
+        """
+        if connections[self.db].vendor != "postgresql":
+            return list(
+                self.filter(experiment_id=experiment_id)
+                .order_by("kind", "name")
+                .values_list("kind", "name")
+                .distinct()
+            )
+        table = connections[self.db].ops.quote_name(self.model._meta.db_table)
+        sql = f"""
+            WITH RECURSIVE pairs AS (
+                (SELECT kind, name FROM {table} WHERE experiment_id = %s
+                 ORDER BY kind, name LIMIT 1)
+                UNION ALL
+                SELECT next.kind, next.name FROM pairs, LATERAL (
+                    SELECT kind, name FROM {table}
+                    WHERE experiment_id = %s AND (kind, name) > (pairs.kind, pairs.name)
+                    ORDER BY kind, name LIMIT 1
+                ) AS next
+            )
+            SELECT kind, name FROM pairs
+        """
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, [experiment_id, experiment_id])
+            return [(kind, name) for kind, name in cursor.fetchall()]
 
 
 class Assessment(models.Model):

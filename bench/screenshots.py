@@ -1,0 +1,213 @@
+"""Screenshots of the trace list and the trace page for the README.
+
+    .venv/bin/python bench/screenshots.py [--out docs/screenshots] [--width 1366] [--keep]
+
+Seeds a small deterministic dataset into a throwaway SQLite database, runs the development
+server on a free port, signs in with Playwright (Debian's /usr/bin/chromium) and saves
+trace-list.png and trace.png. Needs the test extra (Playwright).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+PASSWORD = "screenshots-only-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def seed() -> tuple[int, str]:
+    """Demo data: 36 support-agent traces with judge, code and human labels."""
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from bench.sample import QUESTIONS, insert_trace, support_trace_spans
+    from traces import services
+    from traces.models import Experiment
+
+    call_command("migrate", verbosity=0)
+    User.objects.create_user("maria", password=PASSWORD, first_name="Maria")
+    User.objects.create_user("curator", password=PASSWORD, is_staff=True)
+    rng = random.Random(7)
+    experiment = Experiment.objects.create(
+        name="support-bot",
+        description="Customer-support agent of Northwind Outdoor: retrieval over the help "
+        "centre, order lookups, answers in chat.",
+    )
+    Experiment.objects.create(name="returns-classifier", description="Routes return requests.")
+    now = timezone.now().replace(second=0, microsecond=0)
+    judge = services.Source("LLM_JUDGE", "gpt-4o-judge")
+    human = services.Source("HUMAN", "maria")
+    code = services.Source("CODE", "length_check")
+    featured = ""
+    for index in range(36):
+        question, topic = QUESTIONS[index % len(QUESTIONS)]
+        state = "ERROR" if index % 11 == 7 else "OK"
+        trace = insert_trace(
+            experiment,
+            support_trace_spans(question, topic, rng),
+            request_time=now - timedelta(minutes=23 * index + rng.randint(0, 9)),
+            base_ns=1_715_000_000_000_000_000 + index * 10**12,
+            state=state,
+            total_tokens=rng.randint(600, 2400),
+            tags={"env": "prod" if index % 4 else "staging"},
+        )
+        if index == 0:
+            featured = trace.trace_id
+        if index % 6 != 5:
+            services.log_feedback(
+                trace_id=trace.trace_id,
+                name="correctness",
+                value=index % 5 != 3,
+                source=judge,
+                rationale="The answer agrees with the retrieved policy.",
+            )
+        if index % 3 == 0:
+            services.log_feedback(
+                trace_id=trace.trace_id,
+                name="relevance",
+                value=round(0.55 + rng.random() * 0.45, 2),
+                source=code,
+            )
+        if index % 4 == 0:
+            services.log_feedback(
+                trace_id=trace.trace_id,
+                name="tone",
+                value=["friendly", "too formal", "friendly", "curt"][index % 4 // 1 % 4],
+                source=human,
+            )
+        if index % 5 == 0:
+            services.log_expectation(
+                trace_id=trace.trace_id,
+                name="expected_facts",
+                value={"must_mention": ["30-day window", "store credit"], "escalate": False},
+                source=human,
+            )
+        if index % 7 == 0:
+            services.log_expectation(
+                trace_id=trace.trace_id,
+                name="expected_answer",
+                value="Orders ship within 2 business days; the tracking link has the latest scan.",
+                source=human,
+            )
+    # The featured trace: a span-level label with history, as a labeler would leave it.
+    first = services.log_feedback(
+        trace_id=featured,
+        name="retrieval_relevant",
+        value=False,
+        span_id=f"{3:016x}",
+        source=human,
+        rationale="The delay policy is missing from the results.",
+    )
+    services.override_assessment(
+        trace_id=featured,
+        assessment_id=first.assessment_id,
+        value=True,
+        source=human,
+        rationale="Second document covers delays; good enough.",
+    )
+    services.log_expectation(
+        trace_id=featured,
+        name="expected_documents",
+        span_id=f"{3:016x}",
+        value=["kb/shipping/tracking.md", "kb/shipping/delays.md"],
+        source=human,
+    )
+    return experiment.pk, featured
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"The server did not answer at {url}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--width", type=int, default=1366)
+    parser.add_argument("--height", type=int, default=860)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary database")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="reviewapp-shots-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "DEBUG": "1",
+        "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    experiment_id, trace_id = seed()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        wait_for(f"{base}/healthz")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            page = browser.new_page(viewport={"width": args.width, "height": args.height})
+            page.goto(f"{base}/accounts/login/")
+            page.get_by_label("Username").fill("maria")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+            page.goto(f"{base}/experiments/{experiment_id}/")
+            page.screenshot(path=str(out / "trace-list.png"))
+
+            page.goto(f"{base}/traces/{trace_id}/?span={3:016x}")
+            page.screenshot(path=str(out / "trace.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"Saved {out / 'trace-list.png'} and {out / 'trace.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+// Trace explorer enhancements. Everything works without this file; it adds keyboard moves in
+// the span tree, expand/collapse all, row selection counts and focus after HTMX swaps.
+// Behaviour hangs off data- attributes (grep for them).
+(function () {
+  "use strict";
+
+  function spanLinks(tree) {
+    // Visible span links only: those not inside a collapsed <details>.
+    return Array.prototype.filter.call(tree.querySelectorAll("a.sp"), function (link) {
+      return link.offsetParent !== null;
+    });
+  }
+
+  function spanOf(link) {
+    return new URLSearchParams(link.search).get("span");
+  }
+
+  function markSelected(spanId) {
+    var tree = document.querySelector("[data-span-tree]");
+    if (!tree) return;
+    tree.querySelectorAll('a.sp[aria-current="true"]').forEach(function (link) {
+      link.removeAttribute("aria-current");
+    });
+    if (!spanId) return;
+    var links = tree.querySelectorAll("a.sp");
+    for (var i = 0; i < links.length; i++) {
+      if (spanOf(links[i]) === spanId) {
+        links[i].setAttribute("aria-current", "true");
+        return;
+      }
+    }
+  }
+
+  function initTree(root) {
+    var tree = root.querySelector("[data-span-tree]");
+    if (!tree || tree.dataset.ready) return;
+    tree.dataset.ready = "1";
+    var tools = document.querySelector("[data-tree-tools]");
+    if (tools && tree.querySelector("details")) {
+      tools.hidden = false;
+      tools.querySelector("[data-tree-expand]").addEventListener("click", function () {
+        tree.querySelectorAll("details").forEach(function (d) { d.open = true; });
+      });
+      tools.querySelector("[data-tree-collapse]").addEventListener("click", function () {
+        tree.querySelectorAll("details").forEach(function (d, i) { d.open = i === 0; });
+      });
+    }
+    var current = tree.querySelector('a.sp[aria-current="true"]');
+    if (current) current.scrollIntoView({ block: "nearest" });
+
+    tree.addEventListener("click", function (event) {
+      var link = event.target.closest("a.sp");
+      if (link) markSelected(spanOf(link));
+    });
+    // Arrow keys move between spans, Left/Right collapse and expand, Home/End jump.
+    tree.addEventListener("keydown", function (event) {
+      var link = event.target.closest("a.sp");
+      if (!link || event.altKey || event.ctrlKey || event.metaKey) return;
+      var links = spanLinks(tree);
+      var index = links.indexOf(link);
+      var details = link.parentElement.tagName === "SUMMARY" ? link.parentElement.parentElement : null;
+      var target = null;
+      switch (event.key) {
+        case "ArrowDown": target = links[index + 1]; break;
+        case "ArrowUp": target = links[index - 1]; break;
+        case "Home": target = links[0]; break;
+        case "End": target = links[links.length - 1]; break;
+        case "ArrowRight":
+          if (details && !details.open) { details.open = true; event.preventDefault(); return; }
+          target = links[index + 1];
+          break;
+        case "ArrowLeft":
+          if (details && details.open) { details.open = false; event.preventDefault(); return; }
+          var parent = link.closest("li").parentElement.closest("details");
+          target = parent && parent.querySelector(":scope > summary > a.sp");
+          break;
+        default: return;
+      }
+      event.preventDefault();
+      if (target) target.focus();
+    });
+  }
+
+  function initSelection(root) {
+    var table = root.querySelector("[data-trace-table]");
+    if (!table) return;
+    var all = table.querySelector("[data-select-all]");
+    var counter = document.querySelector("[data-selection-count]");
+    function boxes() { return table.querySelectorAll('tbody input[type="checkbox"]'); }
+    function update() {
+      var checked = table.querySelectorAll('tbody input[type="checkbox"]:checked').length;
+      if (counter) {
+        counter.hidden = checked === 0;
+        counter.textContent = checked + " selected";
+      }
+      if (all) {
+        all.checked = checked > 0 && checked === boxes().length;
+        all.indeterminate = checked > 0 && checked < boxes().length;
+      }
+    }
+    if (all) {
+      all.addEventListener("change", function () {
+        boxes().forEach(function (box) { box.checked = all.checked; });
+        update();
+      });
+    }
+    table.addEventListener("change", function (event) {
+      if (event.target.matches('tbody input[type="checkbox"]')) update();
+    });
+    update();
+  }
+
+  function init(root) {
+    initTree(root);
+    initSelection(root);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target) return;
+    init(document);
+    var view = document.getElementById("span-view");
+    if (view && (target === view || target.id === "span-view")) {
+      markSelected(view.dataset.selectedSpan);
+    }
+    // After a label form comes back with errors, put the cursor on the first one.
+    var invalid = document.querySelector('#assessments [aria-invalid="true"]');
+    if (invalid && (target.id === "assessments" || target.closest && target.closest("#assessments"))) {
+      invalid.focus();
+    }
+  });
+
+  // "+ Add" in the labels pane jumps to the form and puts the cursor in its name field.
+  document.addEventListener("click", function (event) {
+    var jump = event.target.closest && event.target.closest("[data-focus-add]");
+    if (!jump) return;
+    var name = document.querySelector("#assessments .label-form input[name=name]");
+    if (name) {
+      event.preventDefault();
+      name.scrollIntoView({ block: "center", behavior: "smooth" });
+      name.focus({ preventScroll: true });
+    }
+  });
+
+  // "edited" toggles the history open and closed instead of loading it twice.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var trigger = event.detail.elt;
+    if (!trigger || !trigger.matches || !trigger.matches("[data-history-toggle]")) return;
+    var slot = event.detail.target;
+    if (slot && slot.children.length) {
+      event.preventDefault();
+      slot.innerHTML = "";
+    }
+  });
+})();
