@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +33,7 @@ from labeling.models import (
 )
 from reviewapp.types import HtmxHttpRequest
 from traces.models import Assessment, SourceType, Span
+from traces.spantree import build_span_tree, format_duration_ns
 
 # --- access --------------------------------------------------------------------------------------
 
@@ -422,3 +423,48 @@ def lease(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespon
     if not _is_partial(request):
         return redirect(item_url(assignment))
     return render(request, "labeling/review/item.html#lease-status", context)
+
+
+# --- the full span tree --------------------------------------------------------------------------
+
+TREE_FIELDS = (
+    "span_id",
+    "parent_id",
+    "name",
+    "span_type",
+    "start_time_ns",
+    "end_time_ns",
+    "status_code",
+)
+
+
+@require_GET
+def spans(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
+    """Every span of the item's trace as a tree, and the inputs and outputs of the one picked
+    (`?span=<id>`; the root span first). No labels here, so it suits blind sessions too."""
+    assignment = get_assignment_for_user(request, session_pk, item_pk)
+    trace = assignment.item.trace
+    rows = (
+        Span.objects.filter(trace=trace)
+        .tree_fields()
+        .order_by()
+        .values_list(*TREE_FIELDS, named=True)
+    )
+    tree = build_span_tree(rows)
+    span_id = request.GET.get("span") or None
+    if span_id and tree.get(span_id) is None:
+        raise Http404("This trace has no such span.")
+    selected_id = span_id or tree.root_span_id
+    span = Span.objects.filter(trace=trace, span_id=selected_id).first() if selected_id else None
+    context = {
+        "session": assignment.item.session,
+        "assignment": assignment,
+        "item": assignment.item,
+        "trace": trace,
+        "tree": tree,
+        "selected_id": selected_id,
+        "span": span,
+        "span_duration": format_duration_ns(span.duration_ns) if span else "",
+    }
+    template = "labeling/review/spans.html"
+    return render(request, f"{template}#span-view" if _is_partial(request) else template, context)

@@ -460,3 +460,38 @@ def test_lease_renewal(labeler_client, session, labeler, other_labeler):
     assert "hx-post" not in response.text
     # Without HTMX: back to the item page.
     assert labeler_client.post(url("lease", session, mine.item)).status_code == 302
+
+
+# --- the full span tree --------------------------------------------------------------------------
+
+
+def test_span_tree_page(labeler_client, labeler, other_labeler):
+    session = make_session(items=2, spans=3, labelers=[labeler, other_labeler])
+    mine = claim(session, labeler)
+    page = url("item", session, mine.item)
+    assert url("spans", session, mine.item) in labeler_client.get(page).text
+    response = labeler_client.get(url("spans", session, mine.item))
+    assert response.status_code == 200
+    assert "All spans of this trace" in response.text
+    assert "step-1" in response.text and "step-2" in response.text
+    # Picking a span: the HTMX partial shows it.
+    response = labeler_client.get(
+        url("spans", session, mine.item) + "?span=0000000000000002", **HTMX
+    )
+    assert response.text.lstrip().startswith('<div id="span-view"')
+    assert "step-1" in response.text
+    assert labeler_client.get(url("spans", session, mine.item) + "?span=nope").status_code == 404
+    # Someone else's item: 404.
+    theirs = claim(session, other_labeler)
+    assert (
+        theirs is None or labeler_client.get(url("spans", session, theirs.item)).status_code == 404
+    )
+
+
+def test_explorer_link_only_when_not_blind(labeler_client, session, labeler):
+    mine = claim(session, labeler)
+    trace_url = reverse("traces:trace", args=[mine.item.trace.trace_id])
+    assert trace_url in labeler_client.get(url("item", session, mine.item)).text
+    session.blind = True
+    session.save()
+    assert trace_url not in labeler_client.get(url("item", session, mine.item)).text
