@@ -232,6 +232,7 @@
     if (!root || root === shownItem) return;
     const firstLoad = shownItem === null;
     shownItem = root;
+    root.dataset.ready = "1"; // (tests wait for this)
     lastRenewal = Date.now(); // the claim or page load just renewed the reservation
     root.querySelectorAll("[data-open-dialog][hidden]").forEach(function (el) {
       el.hidden = false;
@@ -247,5 +248,5 @@
     }
   }
   document.addEventListener("DOMContentLoaded", settle);
-  document.addEventListener("htmx:afterSettle", settle);
+  document.addEventListener("htmx:afterSwap", settle);
 })();

@@ -43,10 +43,10 @@ def item_number(page, session) -> int:
 
 
 def wait_for_item(page, session, number: int) -> None:
-    page.wait_for_function(
-        "id => location.pathname.endsWith('/items/' + id + '/')",
-        arg=session.items.get(position=number - 1).pk,
-    )
+    """Wait until the page shows item `number` (1-based), swapped in and ready for keys."""
+    item_id = session.items.get(position=number - 1).pk
+    page.wait_for_selector(f'[data-review-item][data-item-id="{item_id}"][data-ready]')
+    assert page.url.endswith(f"/items/{item_id}/")
 
 
 def test_a_labeler_works_three_items_with_the_keyboard(page, login, labeler, queue_session):
