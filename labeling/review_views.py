@@ -96,6 +96,8 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         remaining=True,
     )
     cards = [{"session": s, "progress": queue.progress_of(s)} for s in sessions]
+    # Queues with work for the labeler first.
+    cards.sort(key=lambda card: not (card["progress"].remaining or card["session"].has_reservation))
     return render(request, "labeling/review/home.html", {"cards": cards})
 
 

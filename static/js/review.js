@@ -248,5 +248,7 @@
     }
   }
   document.addEventListener("DOMContentLoaded", settle);
-  document.addEventListener("htmx:afterSwap", settle);
+  // After settling: htmx restores the class attributes of elements kept by id when it settles,
+  // which would drop the "current question" mark set any earlier.
+  document.addEventListener("htmx:afterSettle", settle);
 })();
