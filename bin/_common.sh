@@ -37,9 +37,13 @@ ensure_venv() {
   local target="$ROOT"
   [ -n "$extras" ] && target="$ROOT[$extras]"
   echo "Installing Review App${extras:+ with [$extras]} into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$target" 2>&1 \
-    | grep -v -E "^WARNING: Location .* is ignored" || true
-  "$VENV/bin/python" -c 'import django' >/dev/null
+  # pip's output (and the build backend's warnings) go to a log, shown only when it fails.
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$target" \
+      >"$VENV/pip-install.log" 2>&1; then
+    cat "$VENV/pip-install.log" >&2
+    echo "error: installing the dependencies failed (log above, also in $VENV/pip-install.log)" >&2
+    return 1
+  fi
 }
 
 # ensure_chromium: browser tests drive Debian's /usr/bin/chromium (Playwright cannot download

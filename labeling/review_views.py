@@ -30,6 +30,7 @@ from labeling.models import (
     LabelingSchema,
     LabelingSession,
     SessionSchema,
+    SessionStatus,
 )
 from reviewapp.types import HtmxHttpRequest
 from traces.models import Assessment, SourceType, Span
@@ -52,10 +53,12 @@ def get_session_for_user(request: HtmxHttpRequest, session_pk: int) -> LabelingS
 
 def get_assignment_for_user(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> Assignment:
     """The user's own assignment of an item of a session they may work on; 404 otherwise."""
+    # The same rule as `sessions_for_user`, as joins (this runs on every item request).
+    allowed = Q(item__session__status=SessionStatus.ACTIVE)
+    if not request.user.is_staff:
+        allowed &= Q(item__session__labelers=request.user)
     assignment = get_object_or_404(
-        Assignment.objects.select_related("item__session", "item__trace").filter(
-            item__session__in=sessions_for_user(request.user)
-        ),
+        Assignment.objects.select_related("item__session", "item__trace").filter(allowed),
         item_id=item_pk,
         item__session_id=session_pk,
         labeler=request.user,

@@ -45,12 +45,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings) -> None:
-    """Tests create users by the dozen: hash their passwords cheaply (never in production)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def make_user(username: str, *, staff: bool = False, labeler: bool = False) -> User:
     user = User.objects.create_user(
         username=username, email=f"{username}@example.com", password=PASSWORD, is_staff=staff
@@ -97,3 +91,9 @@ def labeler_client(client, labeler):
 def outsider_client(client, outsider):
     client.force_login(outsider)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Real hashers cost seconds per login on a busy machine; tests do not need their strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

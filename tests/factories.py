@@ -245,3 +245,92 @@ def make_chat_trace(experiment: Experiment | None = None, **fields: Any) -> Trac
         outputs={"choices": [{"message": {"role": "assistant", "content": answer}}]},
     )
     return trace
+
+
+# --- MLflow trace JSON (what `mlflow.entities.Trace.to_json()` writes) ---------------------------
+
+
+def mlflow_span_id(number: int) -> str:
+    """A span id as `Trace.to_json()` writes it: base64 of the 8 id bytes."""
+    import base64
+
+    return base64.b64encode(number.to_bytes(8, "big")).decode()
+
+
+def mlflow_trace_json(
+    *,
+    trace_id: str | None = None,
+    spans: int = 3,
+    assessments: list[dict[str, Any]] | None = None,
+    start_ns: int = BASE_NS,
+    output_chars: int = 40,
+) -> dict[str, Any]:
+    """One trace in MLflow 3's `to_json()` shape: a root CHAIN span "app" and `spans - 1`
+    children alternating RETRIEVER / CHAT_MODEL (ids 1…n, attributes JSON-encoded).
+
+    Built by hand for tests that need many or odd traces; the fixtures under
+    tests/fixtures/mlflow/ come from the real SDK (tests/fixtures/make_mlflow_traces.py).
+    """
+    import json
+    import uuid
+
+    trace_id = trace_id or f"tr-{uuid.uuid4().hex}"
+    span_dicts = []
+    for number in range(1, spans + 1):
+        root = number == 1
+        span_type = "CHAIN" if root else ("RETRIEVER" if number % 2 == 0 else "CHAT_MODEL")
+        begin = start_ns + (0 if root else number * 1_000_000)
+        end = start_ns + (spans + 1) * 1_000_000 if root else begin + 500_000
+        span_dicts.append(
+            {
+                "trace_id": "AAAAAAAAAAAAAAAAAAAAAA==",
+                "span_id": mlflow_span_id(number),
+                "parent_span_id": None if root else mlflow_span_id(1),
+                "name": "app" if root else f"step-{number}",
+                "start_time_unix_nano": begin,
+                "end_time_unix_nano": end,
+                "events": [],
+                "status": {"code": "STATUS_CODE_OK", "message": ""},
+                "attributes": {
+                    "mlflow.traceRequestId": json.dumps(trace_id),
+                    "mlflow.spanType": json.dumps(span_type),
+                    "mlflow.spanInputs": json.dumps({"question": f"q{number}"}),
+                    "mlflow.spanOutputs": json.dumps("x" * output_chars),
+                },
+                "links": [],
+            }
+        )
+    return {
+        "info": {
+            "trace_id": trace_id,
+            "trace_location": {
+                "type": "MLFLOW_EXPERIMENT",
+                "mlflow_experiment": {"experiment_id": "1"},
+            },
+            "request_time": "2025-06-01T12:00:00.250Z",
+            "state": "OK",
+            "trace_metadata": {"mlflow.trace_schema.version": "3"},
+            "tags": {"mlflow.traceName": "app"},
+            "assessments": assessments or [],
+            "execution_duration_ms": (spans + 1),
+        },
+        "data": {"spans": span_dicts},
+    }
+
+
+def mlflow_feedback_json(
+    name: str = "correctness", value: Any = True, **fields: Any
+) -> dict[str, Any]:
+    """A feedback as it appears in `info.assessments` of `Trace.to_json()`."""
+    import uuid
+
+    return {
+        "assessment_id": f"a-{uuid.uuid4().hex}",
+        "assessment_name": name,
+        "source": {"source_type": "HUMAN", "source_id": "expert@example.com"},
+        "create_time": "2025-06-01T12:05:00Z",
+        "last_update_time": "2025-06-01T12:05:00Z",
+        "feedback": {"value": value},
+        "valid": True,
+        **fields,
+    }

@@ -372,9 +372,16 @@ def log_assessment(*, trace_id: str, assessment: Feedback | Expectation) -> Asse
             ) from None
         if replaced.kind != row.kind:
             raise ValidationError(
-                f"A {row.get_kind_display().lower()} cannot override a "
-                f"{replaced.get_kind_display().lower()}.",
+                "An expectation cannot override a feedback."
+                if row.is_expectation
+                else "A feedback cannot override an expectation.",
                 code="overrides_kind",
+            )
+        if not replaced.valid:
+            raise ValidationError(
+                f"Assessment {replaced.assessment_id} was already replaced by a newer one; "
+                "override the current assessment instead.",
+                code="overrides_stale",
             )
         row.overrides = replaced
         replaced.valid = False
