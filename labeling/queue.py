@@ -569,6 +569,20 @@ def renew_lease(*, assignment: Assignment, now: datetime | None = None) -> Lease
 # --- submitting ----------------------------------------------------------------------------------
 
 
+def current_assessment(assessment: Assessment) -> Assessment:
+    """The label that stands for `assessment` now: itself while it is valid, else the newest
+    assessment of its override chain (someone changed it in the trace explorer)."""
+    current = assessment
+    seen = {current.pk}
+    while not current.valid:
+        newer = Assessment.objects.filter(overrides=current).order_by("-create_time").first()
+        if newer is None or newer.pk in seen:
+            break
+        seen.add(newer.pk)
+        current = newer
+    return current
+
+
 @dataclass(frozen=True)
 class SubmitOutcome:
     created: int
@@ -671,7 +685,11 @@ def submit_answers(
             )
             new_questions.append(question)
             continue
-        old = answer.assessment
+        old = current_assessment(answer.assessment)
+        if old.pk != answer.assessment_id:
+            # Changed elsewhere since (the trace explorer): that label is the answer now.
+            answer.assessment = old
+            answer.save(update_fields=["assessment"])
         if _same(old.value, question.value) and (old.rationale or "") == question.rationale:
             unchanged += 1
             continue

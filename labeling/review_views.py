@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -195,10 +196,11 @@ def _spans(assignment: Assignment, schemas: list[LabelingSchema]) -> list[Span]:
 def _initial(assignment: Assignment) -> dict[tuple[int, str], tuple[Any, str]]:
     if assignment.state != AssignmentState.SUBMITTED:
         return {}
-    return {
-        (answer.schema_id, answer.span_id): (answer.assessment.value, answer.assessment.rationale)
-        for answer in Answer.objects.filter(assignment=assignment).select_related("assessment")
-    }
+    initial = {}
+    for answer in Answer.objects.filter(assignment=assignment).select_related("assessment"):
+        current = queue.current_assessment(answer.assessment)
+        initial[(answer.schema_id, answer.span_id)] = (current.value, current.rationale)
+    return initial
 
 
 def _other_labels(assignment: Assignment, request: HtmxHttpRequest) -> list[Assessment] | None:
@@ -358,9 +360,12 @@ def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespo
         )
     try:
         outcome = queue.submit_answers(assignment=assignment, sheet=sheet)
-    except queue.SlotTaken as exc:
+    except (queue.QueueError, ValidationError) as exc:
+        # The reservation went to someone else, or a label rule refused an answer: nothing was
+        # stored; the answers stay on the page with the reason.
+        message = str(exc) if isinstance(exc, queue.QueueError) else " ".join(exc.messages)
         page = _page_data(assignment, data.schemas)
-        return _render_item(request, assignment, page=page, sheet=sheet, error=str(exc))
+        return _render_item(request, assignment, page=page, sheet=sheet, error=message)
     if outcome.overridden:
         notice = "Your changed answers were saved; the earlier ones stay in the history."
     elif outcome.created:

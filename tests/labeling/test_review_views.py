@@ -495,3 +495,31 @@ def test_explorer_link_only_when_not_blind(labeler_client, session, labeler):
     session.blind = True
     session.save()
     assert trace_url not in labeler_client.get(url("item", session, mine.item)).text
+
+
+def test_a_label_changed_in_the_explorer_is_the_answer_when_going_back(
+    labeler_client, session, labeler
+):
+    from traces.services import override_assessment
+
+    mine = claim(session, labeler)
+    labeler_client.post(url("submit", session, mine.item), answers(session, correct="true"))
+    first = Assessment.objects.get(name="correct")
+    # The labeler changes it in the trace explorer (an override the review app did not make).
+    edited = override_assessment(
+        trace_id=first.trace.trace_id,
+        assessment_id=first.assessment_id,
+        value=False,
+        source=Source("HUMAN", "labeler"),
+    )
+    back = labeler_client.get(url("item", session, mine.item)).text
+    assert 'value="false" checked' in back
+    # Changing it again in the review app overrides the current label, not the stale one.
+    response = labeler_client.post(
+        url("submit", session, mine.item), answers(session, correct="true")
+    )
+    assert response.status_code == 302
+    current = Answer.objects.get(assignment=mine, schema__name="correct").assessment
+    assert current.overrides_id == edited.pk
+    assert current.value is True
+    assert Assessment.objects.filter(name="correct", valid=True).count() == 1
