@@ -7,10 +7,17 @@ login); `Answer` links each one to the assignment and the schema version it answ
 
 from __future__ import annotations
 
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import Q
+from django.db import connections, models
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from traces.models import NAME_MAX_LENGTH, Assessment, AssessmentKind, Experiment, Trace
@@ -115,6 +122,47 @@ class SessionStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How many items of a session are in each state, with shares for a progress bar."""
+
+    complete: int = 0
+    in_progress: int = 0
+    pending: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.complete + self.in_progress + self.pending + self.skipped
+
+    def _share(self, count: int) -> float:
+        return round(100 * count / self.total, 1) if self.total else 0.0
+
+    @property
+    def percent_complete(self) -> int:
+        return int(100 * self.complete / self.total) if self.total else 0
+
+    @property
+    def segments(self) -> list[dict]:
+        """Bar segments in display order: state, label, count and width in percent."""
+        return [
+            {"state": state, "label": label, "count": count, "share": self._share(count)}
+            for state, label, count in (
+                (ItemState.COMPLETE, "Complete", self.complete),
+                (ItemState.IN_PROGRESS, "In progress", self.in_progress),
+                (ItemState.SKIPPED, "Skipped", self.skipped),
+                (ItemState.PENDING, "Pending", self.pending),
+            )
+        ]
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.complete} of {self.total} complete, {self.in_progress} in progress, "
+            f"{self.skipped} skipped, {self.pending} pending"
+        )
+
+
 class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
     def active(self) -> LabelingSessionQuerySet:
         return self.filter(status=SessionStatus.ACTIVE)
@@ -122,6 +170,29 @@ class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
     def for_labeler(self, user) -> LabelingSessionQuerySet:
         """Sessions a labeler may work on: active, and the user is assigned."""
         return self.active().filter(labelers=user)
+
+    def with_progress(self) -> LabelingSessionQuerySet:
+        """Annotate item counts by state (`n_complete`, `n_in_progress`, `n_pending`,
+        `n_skipped`) and `n_labelers`, in the same query; read them as `session.progress`."""
+
+        def items_in(state: str) -> Count:
+            return Count("items", filter=Q(items__state=state))
+
+        through = LabelingSession.labelers.through
+        labelers = (
+            through.objects.filter(labelingsession_id=OuterRef("pk"))
+            .order_by()
+            .values("labelingsession_id")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        )
+        return self.annotate(
+            n_complete=items_in(ItemState.COMPLETE),
+            n_in_progress=items_in(ItemState.IN_PROGRESS),
+            n_pending=items_in(ItemState.PENDING),
+            n_skipped=items_in(ItemState.SKIPPED),
+            n_labelers=Coalesce(Subquery(labelers), 0),
+        )
 
 
 class LabelingSession(models.Model):
@@ -187,6 +258,65 @@ class LabelingSession(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def progress(self) -> Progress:
+        """Item counts by state: from `with_progress()` annotations when present, else a query."""
+        if hasattr(self, "n_complete"):
+            return Progress(
+                complete=self.n_complete,
+                in_progress=self.n_in_progress,
+                pending=self.n_pending,
+                skipped=self.n_skipped,
+            )
+        return self.items.state_counts()
+
+    def labeler_progress(self, now: datetime | None = None) -> list[LabelerProgress]:
+        """One row per labeler: everyone assigned, plus anyone who worked on the session and was
+        unassigned since. Three queries whatever the number of labelers and items."""
+        now = now or timezone.now()
+        assignments = Assignment.objects.filter(item__session=self)
+        figures = {row["labeler_id"]: row for row in assignments.labeler_figures(now)}
+        medians = assignments.median_seconds_by_labeler()
+        assigned = set(self.labelers.values_list("pk", flat=True))
+        users = (
+            get_user_model()
+            .objects.filter(pk__in=assigned | set(figures))
+            .only("pk", "username", "first_name", "last_name", "is_active")
+            .order_by("username")
+        )
+        rows = []
+        for user in users:
+            row = figures.get(user.pk, {})
+            rows.append(
+                LabelerProgress(
+                    user=user,
+                    is_assigned=user.pk in assigned,
+                    assigned=row.get("assigned", 0),
+                    done=row.get("done", 0),
+                    skipped=row.get("skipped", 0),
+                    reserved=row.get("reserved", 0),
+                    flagged=row.get("flagged", 0),
+                    median_seconds=medians.get(user.pk),
+                    last_active=row.get("last_active"),
+                )
+            )
+        return rows
+
+
+@dataclass(frozen=True)
+class LabelerProgress:
+    """One labeler's work in one session (`LabelingSession.labeler_progress`)."""
+
+    user: object
+    is_assigned: bool
+    assigned: int  # items handed to them (reserved, submitted or skipped; not released)
+    done: int
+    skipped: int
+    reserved: int  # live reservations right now
+    flagged: int
+    median_seconds: float | None  # submitted_at - claimed_at, over their submitted items
+    last_active: datetime | None
+
 
 class SessionSchema(models.Model):
     """The ordered questions of a session."""
@@ -212,6 +342,20 @@ class ItemState(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+class ItemQuerySet(models.QuerySet["Item"]):
+    def state_counts(self) -> Progress:
+        """How many items are in each state, in one query."""
+        counts = dict(
+            self.order_by().values("state").annotate(n=Count("pk")).values_list("state", "n")
+        )
+        return Progress(
+            complete=counts.get(ItemState.COMPLETE, 0),
+            in_progress=counts.get(ItemState.IN_PROGRESS, 0),
+            pending=counts.get(ItemState.PENDING, 0),
+            skipped=counts.get(ItemState.SKIPPED, 0),
+        )
+
+
 class Item(models.Model):
     """One trace in one session. `state` is kept in step with the item's assignments by
     `labeling.services`, in the same transaction as the assignment change."""
@@ -225,6 +369,8 @@ class Item(models.Model):
     )
     adjudicated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["session", "position", "id"]
@@ -268,6 +414,58 @@ class AssignmentQuerySet(models.QuerySet["Assignment"]):
 
     def submitted(self) -> AssignmentQuerySet:
         return self.filter(state=AssignmentState.SUBMITTED)
+
+    def labeler_figures(self, now: datetime | None = None) -> AssignmentQuerySet:
+        """Per labeler (dicts keyed by `labeler_id`): `assigned` (not released), `done`,
+        `skipped`, `reserved` (live now), `flagged` and `last_active`; one grouped query."""
+        now = now or timezone.now()
+        return (
+            self.order_by()
+            .values("labeler_id")
+            .annotate(
+                assigned=Count("pk", filter=~Q(state=AssignmentState.RELEASED)),
+                done=Count("pk", filter=Q(state=AssignmentState.SUBMITTED)),
+                skipped=Count("pk", filter=Q(state=AssignmentState.SKIPPED)),
+                reserved=Count(
+                    "pk", filter=Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)
+                ),
+                flagged=Count("pk", filter=Q(flagged=True)),
+                last_active=Max("last_active_at"),
+            )
+        )
+
+    def median_seconds_by_labeler(self) -> dict[int, float]:
+        """Median of submitted_at - claimed_at per labeler, in seconds, over submitted items;
+        one query (an ordered-set aggregate on PostgreSQL, the durations on SQLite)."""
+        rows = self.filter(state=AssignmentState.SUBMITTED, submitted_at__isnull=False).order_by()
+        if connections[self.db].vendor == "postgresql":
+            return dict(
+                rows.values("labeler_id")
+                .annotate(median=_MedianSeconds(F("submitted_at") - F("claimed_at")))
+                .values_list("labeler_id", "median")
+            )
+        durations: dict[int, list[float]] = defaultdict(list)
+        for labeler_id, claimed_at, submitted_at in rows.values_list(
+            "labeler_id", "claimed_at", "submitted_at"
+        ):
+            durations[labeler_id].append((submitted_at - claimed_at).total_seconds())
+        return {labeler_id: statistics.median(values) for labeler_id, values in durations.items()}
+
+
+class _MedianSeconds(models.Aggregate):
+    """PostgreSQL: the median of an interval expression, in seconds."""
+
+    function = "percentile_cont"
+    template = (
+        "percentile_cont(0.5) WITHIN GROUP "
+        "(ORDER BY EXTRACT(EPOCH FROM %(expressions)s)::double precision)"
+    )
+    output_field = FloatField()
+
+    def __init__(self, expression, **extra):
+        super().__init__(
+            ExpressionWrapper(expression, output_field=models.DurationField()), **extra
+        )
 
 
 class Assignment(models.Model):

@@ -45,6 +45,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Hashing with the production hasher costs ~0.5 s a user; tests need no real strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_user(username: str, *, staff: bool = False, labeler: bool = False) -> User:
     user = User.objects.create_user(
         username=username, email=f"{username}@example.com", password=PASSWORD, is_staff=staff

@@ -113,21 +113,28 @@ def make_expectation(
 # --- labeling ------------------------------------------------------------------------------------
 
 
-def make_schema(experiment: Experiment, name: str, input_type: str, config=None, **fields: Any):
-    """A labeling schema (question) of `experiment`."""
-    from labeling.models import LabelingSchema
+def make_schema(
+    experiment: Experiment, name: str, input_type: str = "pass_fail", config=None, **fields
+):
+    """A labeling schema (through the console's service, so it has its version-1 snapshot)."""
+    from labeling import services as labeling_services
+    from labeling.inputs import parse_input
 
-    return LabelingSchema.objects.create(
+    return labeling_services.create_schema(
         experiment=experiment,
-        name=name,
-        title=fields.pop("title", name.replace("_", " ").capitalize() + "?"),
-        input_type=input_type,
-        input_config=config or {},
-        **fields,
+        fields=labeling_services.SchemaFields(
+            name=name,
+            kind=fields.pop("kind", "feedback"),
+            title=fields.pop("title", name.replace("_", " ").capitalize() + "?"),
+            instruction=fields.pop("instruction", ""),
+            enable_comment=fields.pop("enable_comment", False),
+            target_span_type=fields.pop("target_span_type", ""),
+            spec=parse_input(input_type, config or {}),
+        ),
     )
 
 
-def make_session(
+def make_review_session(
     *,
     experiment: Experiment | None = None,
     items: int = 3,
@@ -137,8 +144,9 @@ def make_session(
     status: str = "active",
     **fields: Any,
 ):
-    """An active labeling session of `items` new traces (each with `spans` spans), asking
-    `schemas` (default: one pass/fail question "correct"), with `labelers` assigned."""
+    """The review app's usual queue: an active session of `items` new traces (each with `spans`
+    spans), asking `schemas` (default: one pass/fail question "correct"), with `labelers`
+    assigned; items at positions 0, 1, …"""
     from labeling.models import Item, LabelingSession, SessionSchema
 
     experiment = experiment or make_experiment()
@@ -334,3 +342,58 @@ def mlflow_feedback_json(
         "valid": True,
         **fields,
     }
+
+
+def make_session(
+    experiment: Experiment | None = None,
+    *,
+    schemas=(),
+    labelers=(),
+    traces=(),
+    **fields: Any,
+):
+    """A labeling session with its questions, labelers and items (one per trace, in order)."""
+    from labeling.models import Item, LabelingSession, SessionSchema
+
+    experiment = experiment or make_experiment()
+    session = LabelingSession.objects.create(
+        experiment=experiment, name=fields.pop("name", f"session-{next(_counter)}"), **fields
+    )
+    for position, schema in enumerate(schemas, start=1):
+        SessionSchema.objects.create(session=session, schema=schema, position=position)
+    session.labelers.set(labelers)
+    for position, trace in enumerate(traces, start=1):
+        Item.objects.create(session=session, trace=trace, position=position)
+    return session
+
+
+def make_assignment(item, labeler, state: str = "submitted", *, seconds: float = 60, **fields: Any):
+    """An assignment; submitted ones took `seconds` from claim to submit."""
+    from labeling.models import Assignment
+
+    now = timezone.now()
+    claimed_at = fields.pop("claimed_at", now - timedelta(seconds=seconds + 5))
+    if state == "submitted":
+        fields.setdefault("submitted_at", claimed_at + timedelta(seconds=seconds))
+    if state == "claimed":
+        fields.setdefault("lease_expires_at", now + timedelta(minutes=30))
+    return Assignment.objects.create(
+        item=item, labeler=labeler, state=state, claimed_at=claimed_at, **fields
+    )
+
+
+def make_answer(assignment, schema, value: Any = True, *, version: int | None = None):
+    """An answer to `schema` by the assignment's labeler: an Assessment plus its Answer link."""
+    from labeling.models import Answer
+
+    source = services.Source("HUMAN", assignment.labeler.get_username())
+    log = services.log_expectation if schema.kind == "expectation" else services.log_feedback
+    assessment = log(
+        trace_id=assignment.item.trace.trace_id, name=schema.name, value=value, source=source
+    )
+    return Answer.objects.create(
+        assignment=assignment,
+        schema=schema,
+        schema_version=version or schema.version,
+        assessment=assessment,
+    )

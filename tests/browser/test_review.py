@@ -5,7 +5,7 @@ import re
 import pytest
 
 from labeling.models import Answer, Assignment, AssignmentState
-from tests.factories import make_experiment, make_schema, make_session
+from tests.factories import make_experiment, make_review_session, make_schema
 from traces.models import Assessment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +24,7 @@ def queue_session(labeler):
             title="How is the tone?",
         ),
     ]
-    return make_session(
+    return make_review_session(
         experiment=experiment,
         items=5,
         spans=2,
@@ -124,7 +124,9 @@ def test_a_labeler_works_three_items_with_the_keyboard(page, login, labeler, que
 def test_invalid_answer_keeps_the_page_and_focuses_the_error(page, login, labeler):
     experiment = make_experiment()
     score = make_schema(experiment, "score", "numeric", {"min_value": 1, "max_value": 5})
-    session = make_session(experiment=experiment, items=2, schemas=[score], labelers=[labeler])
+    session = make_review_session(
+        experiment=experiment, items=2, schemas=[score], labelers=[labeler]
+    )
     login(labeler)
     page.goto(f"/review/{session.pk}/")
     page.keyboard.press("Enter")

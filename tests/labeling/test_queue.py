@@ -10,7 +10,7 @@ from labeling import queue
 from labeling.forms import AnswerSheet
 from labeling.models import Answer, Assignment, AssignmentState, Item, ItemState
 from tests.conftest import make_user
-from tests.factories import make_schema, make_session
+from tests.factories import make_review_session, make_schema
 from traces.models import Assessment, SourceType
 
 
@@ -39,7 +39,7 @@ def submit(assignment, session, now=None, **values):
 
 @pytest.fixture
 def session(labeler, other_labeler):
-    return make_session(items=3, labelers=[labeler, other_labeler])
+    return make_review_session(items=3, labelers=[labeler, other_labeler])
 
 
 def test_claims_items_in_order_and_keeps_the_own_reservation(session, labeler):
@@ -62,7 +62,7 @@ def test_a_reserved_item_is_not_handed_to_a_second_labeler(session, labeler, oth
 
 
 def test_labels_per_item_two_gives_each_item_to_two_labelers(labeler, other_labeler):
-    session = make_session(items=2, labels_per_item=2, labelers=[labeler, other_labeler])
+    session = make_review_session(items=2, labels_per_item=2, labelers=[labeler, other_labeler])
     mine = queue.claim_next_item(session=session, labeler=labeler)
     theirs = queue.claim_next_item(session=session, labeler=other_labeler)
     assert mine.item.pk == theirs.item.pk
@@ -123,7 +123,7 @@ def test_changing_an_answer_overrides_it(session, labeler):
 
 
 def test_expectation_schemas_become_expectations(labeler):
-    session = make_session(items=1, labelers=[labeler], schemas=[])
+    session = make_review_session(items=1, labelers=[labeler], schemas=[])
     schema = make_schema(session.experiment, "facts", "text_list", kind="expectation")
     session.sessionschema_set.create(schema=schema)
     assignment = queue.claim_next_item(session=session, labeler=labeler)
@@ -134,7 +134,7 @@ def test_expectation_schemas_become_expectations(labeler):
 
 
 def test_span_questions_are_stored_on_their_span(labeler):
-    session = make_session(items=1, labelers=[labeler], spans=3, schemas=[])
+    session = make_review_session(items=1, labelers=[labeler], spans=3, schemas=[])
     schema = make_schema(session.experiment, "relevant", "pass_fail", target_span_type="RETRIEVER")
     session.sessionschema_set.create(schema=schema)
     assignment = queue.claim_next_item(session=session, labeler=labeler)

@@ -24,7 +24,7 @@ from labeling import queue
 from labeling.forms import AnswerSheet
 from labeling.models import Assignment, AssignmentState, Item, ItemState
 from tests.conftest import make_user
-from tests.factories import make_session
+from tests.factories import make_review_session
 from traces.models import Assessment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -95,7 +95,7 @@ def submitted_by_item(session) -> dict[int, list[int]]:
 
 def test_one_label_per_item_each_item_labeled_exactly_once():
     users = labelers(WORKERS)
-    session = make_session(items=60, labels_per_item=1, labelers=users)
+    session = make_review_session(items=60, labels_per_item=1, labelers=users)
     close_old_connections()
 
     run_workers(len(users), lambda i: label_until_done(session, users[i]))
@@ -116,7 +116,7 @@ def test_one_label_per_item_each_item_labeled_exactly_once():
 
 def test_two_labels_per_item_two_different_labelers_each():
     users = labelers(WORKERS)
-    session = make_session(items=30, labels_per_item=2, labelers=users)
+    session = make_review_session(items=30, labels_per_item=2, labelers=users)
     close_old_connections()
     rng = random.Random(7)
     skips = {(u.pk, i.pk) for u in users for i in session.items.all() if rng.random() < 0.15}
@@ -151,7 +151,7 @@ def test_expired_reservations_are_reissued_to_concurrent_workers():
     count = WORKERS
     abandoners = labelers(count, "abandoner")
     workers = labelers(count, "worker")
-    session = make_session(items=count, labels_per_item=1, labelers=abandoners + workers)
+    session = make_review_session(items=count, labels_per_item=1, labelers=abandoners + workers)
     close_old_connections()
 
     # Everyone of the first group reserves an item and walks away.
@@ -187,7 +187,7 @@ def test_racing_claims_on_one_item_never_exceed_the_slots():
     """Many labelers ask for the single item of a session at the same moment, over and over."""
     users = labelers(WORKERS)
     for labels_per_item in (1, 3):
-        session = make_session(items=1, labels_per_item=labels_per_item, labelers=users)
+        session = make_review_session(items=1, labels_per_item=labels_per_item, labelers=users)
         close_old_connections()
         got: list[int] = []
         lock = threading.Lock()

@@ -8,7 +8,13 @@ from django.utils import timezone
 
 from labeling import queue
 from labeling.models import Answer, Assignment, AssignmentState, ItemState
-from tests.factories import make_experiment, make_feedback, make_schema, make_session, make_span
+from tests.factories import (
+    make_experiment,
+    make_feedback,
+    make_review_session,
+    make_schema,
+    make_span,
+)
 from traces.models import Assessment
 from traces.services import Source
 
@@ -30,7 +36,7 @@ def session(labeler, other_labeler):
         make_schema(experiment, "score", "numeric", {"min_value": 1, "max_value": 5}),
         make_schema(experiment, "tone", "categorical", {"options": ["formal", "casual"]}),
     ]
-    return make_session(
+    return make_review_session(
         experiment=experiment,
         items=3,
         schemas=schemas,
@@ -79,21 +85,21 @@ def test_another_labelers_item_is_404(client, session, labeler, other_labeler):
 
 
 def test_item_of_another_session_is_404(labeler_client, session, labeler):
-    other = make_session(items=1, labelers=[labeler])
+    other = make_review_session(items=1, labelers=[labeler])
     mine = claim(other, labeler)
     assert labeler_client.get(url("item", session, mine.item)).status_code == 404
 
 
 @pytest.mark.parametrize("status", ["draft", "closed"])
 def test_inactive_sessions_are_hidden(labeler_client, labeler, status):
-    session = make_session(items=1, labelers=[labeler], status=status, name="Hidden one")
+    session = make_review_session(items=1, labelers=[labeler], status=status, name="Hidden one")
     assert "Hidden one" not in labeler_client.get(reverse("review:home")).text
     assert labeler_client.get(url("session", session)).status_code == 404
     assert labeler_client.post(url("next", session)).status_code == 404
 
 
 def test_unassigned_session_is_hidden_from_labelers(labeler_client):
-    session = make_session(items=1, name="Not yours")
+    session = make_review_session(items=1, name="Not yours")
     assert "Not yours" not in labeler_client.get(reverse("review:home")).text
     assert labeler_client.get(url("session", session)).status_code == 404
 
@@ -120,7 +126,7 @@ def test_home_lists_sessions_with_progress(
 ):
     first = claim(session, labeler)
     queue.skip_item(assignment=first)
-    make_session(items=2, labelers=[labeler], name="Second queue")
+    make_review_session(items=2, labelers=[labeler], name="Second queue")
     with django_assert_num_queries(3):  # session, user, sessions with progress
         response = labeler_client.get(reverse("review:home"))
     assert response.status_code == 200
@@ -157,7 +163,7 @@ def test_next_claims_and_redirects(labeler_client, session, labeler):
 
 
 def test_next_with_nothing_left_goes_to_the_done_page(labeler_client, labeler):
-    session = make_session(items=0, labelers=[labeler])
+    session = make_review_session(items=0, labelers=[labeler])
     response = labeler_client.post(url("next", session))
     assert response["Location"] == url("done", session)
     page = labeler_client.get(response["Location"])
@@ -204,7 +210,7 @@ def test_history_restore_gets_the_full_page(labeler_client, session, labeler):
 
 
 def test_trace_content_is_escaped(labeler_client, labeler):
-    session = make_session(items=1, labelers=[labeler])
+    session = make_review_session(items=1, labelers=[labeler])
     item = session.items.get()
     make_span(
         item.trace,
@@ -223,7 +229,7 @@ def test_trace_content_is_escaped(labeler_client, labeler):
 def test_span_questions_sit_next_to_their_span(labeler_client, labeler):
     experiment = make_experiment()
     relevant = make_schema(experiment, "relevant", "pass_fail", target_span_type="RETRIEVER")
-    session = make_session(
+    session = make_review_session(
         experiment=experiment, items=1, spans=4, schemas=[relevant], labelers=[labeler]
     )
     mine = claim(session, labeler)
@@ -368,7 +374,7 @@ def test_back_prefills_and_changing_makes_an_override(labeler_client, session, l
 
 
 def test_submitting_the_last_item_ends_on_the_done_page(labeler_client, labeler):
-    session = make_session(items=1, labelers=[labeler])
+    session = make_review_session(items=1, labelers=[labeler])
     mine = claim(session, labeler)
     data = {f"q-{session.schemas.get().pk}": "true"}
     response = labeler_client.post(url("submit", session, mine.item), data, **HTMX)
@@ -466,7 +472,7 @@ def test_lease_renewal(labeler_client, session, labeler, other_labeler):
 
 
 def test_span_tree_page(labeler_client, labeler, other_labeler):
-    session = make_session(items=2, spans=3, labelers=[labeler, other_labeler])
+    session = make_review_session(items=2, spans=3, labelers=[labeler, other_labeler])
     mine = claim(session, labeler)
     page = url("item", session, mine.item)
     assert url("spans", session, mine.item) in labeler_client.get(page).text

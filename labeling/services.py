@@ -1,0 +1,549 @@
+"""Writes of the labeling app that touch several rows: schemas (with their version history),
+sessions (with their ordered questions and labelers), items, and labeler accounts.
+
+Every function is keyword-only, typed and atomic. Rule violations raise
+`django.core.exceptions.ValidationError` with a message a curator understands (and, where a form
+field is to blame, `error.field` names it), and nothing is written.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual
+from django.utils import timezone
+
+from labeling.inputs import InputSpec
+from labeling.models import (
+    Answer,
+    Assignment,
+    AssignmentState,
+    Item,
+    ItemState,
+    LabelingSchema,
+    LabelingSchemaVersion,
+    LabelingSession,
+    SessionSchema,
+    SessionStatus,
+)
+from traces.models import Experiment, Trace, TraceQuerySet
+from traces.services import validate_name
+
+LABELERS_GROUP = "labelers"
+BULK_BATCH_SIZE = 1000
+# How many trace ids one "add selected" request may carry.
+MAX_SELECTED_TRACES = 1000
+# How large a random sample may be.
+MAX_SAMPLE_SIZE = 10_000
+
+
+def _error(message: str, *, code: str, field: str | None = None) -> ValidationError:
+    error = ValidationError(message, code=code)
+    error.field = field  # type: ignore[attr-defined]
+    return error
+
+
+# --- schemas -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchemaFields:
+    """Everything a curator sets on a schema, already checked by the form (`spec` is typed)."""
+
+    name: str
+    kind: str
+    title: str
+    instruction: str
+    enable_comment: bool
+    target_span_type: str
+    spec: InputSpec
+
+    @property
+    def input_type(self) -> str:
+        return self.spec.input_type
+
+
+def schema_snapshot(schema: LabelingSchema) -> dict[str, Any]:
+    """What a schema asks, as stored in its version history."""
+    return {
+        "name": schema.name,
+        "kind": schema.kind,
+        "title": schema.title,
+        "instruction": schema.instruction,
+        "enable_comment": schema.enable_comment,
+        "target_span_type": schema.target_span_type,
+        "input_type": schema.input_type,
+        "input_config": schema.input_config,
+    }
+
+
+def _check_name_free(experiment: Experiment, name: str, *, exclude_pk: int | None = None) -> None:
+    taken = LabelingSchema.objects.filter(experiment=experiment, name=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    existing = taken.first()
+    if existing is not None:
+        archived = " (archived)" if existing.archived else ""
+        raise _error(
+            f"This experiment already has a schema named “{name}”{archived}.",
+            code="name_taken",
+            field="name",
+        )
+
+
+def _apply_fields(schema: LabelingSchema, fields: SchemaFields) -> None:
+    schema.name = validate_name(fields.name)
+    schema.kind = fields.kind
+    schema.title = fields.title
+    schema.instruction = fields.instruction
+    schema.enable_comment = fields.enable_comment
+    schema.target_span_type = fields.target_span_type
+    schema.input_type = fields.spec.input_type
+    schema.input_config = fields.spec.to_config()
+
+
+@transaction.atomic
+def create_schema(
+    *, experiment: Experiment, fields: SchemaFields, user: User | None = None
+) -> LabelingSchema:
+    """A new schema at version 1, with its version-1 snapshot."""
+    name = validate_name(fields.name)
+    _check_name_free(experiment, name)
+    schema = LabelingSchema(experiment=experiment, created_by=user, version=1)
+    _apply_fields(schema, fields)
+    schema.save()
+    LabelingSchemaVersion.objects.create(schema=schema, version=1, snapshot=schema_snapshot(schema))
+    return schema
+
+
+def schema_is_answered(schema: LabelingSchema) -> bool:
+    return Answer.objects.filter(schema=schema).exists()
+
+
+@transaction.atomic
+def update_schema(*, schema: LabelingSchema, fields: SchemaFields) -> bool:
+    """Apply a curator's edit; returns whether anything changed.
+
+    Once answers exist, the input kind and the type (feedback / expectation) are locked: the old
+    answers would no longer fit. Everything else (name, wording, options, bounds) may change. If
+    answers were given to the current version, the change becomes a new version with its own
+    snapshot, so every answer keeps pointing at the question it actually answered; otherwise the
+    current version's snapshot is updated in place (nobody answered it yet).
+    """
+    schema = LabelingSchema.objects.select_for_update().get(pk=schema.pk)
+    before = schema_snapshot(schema)
+    answered = schema_is_answered(schema)
+    if answered and fields.input_type != schema.input_type:
+        raise _error(
+            "This schema already has answers, so its input kind cannot change. "
+            "Create a new schema instead.",
+            code="kind_locked",
+            field="input_type",
+        )
+    if answered and fields.kind != schema.kind:
+        raise _error(
+            "This schema already has answers, so its type (feedback / expectation) cannot "
+            "change. Create a new schema instead.",
+            code="type_locked",
+            field="kind",
+        )
+    name = validate_name(fields.name)
+    _check_name_free(schema.experiment, name, exclude_pk=schema.pk)
+    _apply_fields(schema, fields)
+    after = schema_snapshot(schema)
+    if after == before:
+        return False
+    if Answer.objects.filter(schema=schema, schema_version=schema.version).exists():
+        schema.version += 1
+        LabelingSchemaVersion.objects.create(schema=schema, version=schema.version, snapshot=after)
+    else:
+        LabelingSchemaVersion.objects.update_or_create(
+            schema=schema, version=schema.version, defaults={"snapshot": after}
+        )
+    schema.updated_at = timezone.now()
+    schema.save()
+    return True
+
+
+@transaction.atomic
+def set_schema_archived(*, schema: LabelingSchema, archived: bool) -> None:
+    """Archived schemas keep their answers and stay in the sessions that ask them, but are no
+    longer offered for new sessions."""
+    LabelingSchema.objects.filter(pk=schema.pk).update(archived=archived, updated_at=timezone.now())
+    schema.archived = archived
+
+
+@transaction.atomic
+def delete_schema(*, schema: LabelingSchema) -> None:
+    """Delete a schema nobody answered and no session asks; otherwise refuse (archive it)."""
+    schema = LabelingSchema.objects.select_for_update().get(pk=schema.pk)
+    if schema_is_answered(schema):
+        raise _error(
+            "This schema has answers, so it cannot be deleted. Archive it instead: its answers "
+            "stay, and it is no longer offered for new sessions.",
+            code="answered",
+        )
+    sessions = list(
+        LabelingSession.objects.filter(sessionschema__schema=schema).values_list("name", flat=True)
+    )
+    if sessions:
+        raise _error(
+            "This schema is asked in "
+            + ", ".join(f"“{name}”" for name in sessions[:3])
+            + (f" and {len(sessions) - 3} more" if len(sessions) > 3 else "")
+            + ". Remove it from those sessions first, or archive it.",
+            code="in_use",
+        )
+    schema.delete()
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionFields:
+    """Everything a curator sets on a session, already checked by the form."""
+
+    name: str
+    instructions: str
+    labels_per_item: int
+    reservation_minutes: int
+    blind: bool
+    status: str
+    schemas: Sequence[LabelingSchema]  # in the order labelers see them
+    labelers: Sequence[User]
+
+
+def _check_session_fields(experiment: Experiment, fields: SessionFields) -> None:
+    if not 1 <= fields.labels_per_item <= 10:
+        raise _error(
+            "Labels per item must be between 1 and 10.", code="labels_per_item",
+            field="labels_per_item",
+        )  # fmt: skip
+    if fields.reservation_minutes < 1:
+        raise _error(
+            "The reservation must last at least a minute.",
+            code="reservation_minutes",
+            field="reservation_minutes",
+        )
+    if any(schema.experiment_id != experiment.pk for schema in fields.schemas):
+        raise _error(
+            "Every question must belong to the session's experiment.",
+            code="schemas",
+            field="schemas",
+        )
+    if len({schema.pk for schema in fields.schemas}) != len(fields.schemas):
+        raise _error("A question can be asked only once.", code="schemas", field="schemas")
+
+
+def _set_schemas(session: LabelingSession, schemas: Sequence[LabelingSchema]) -> None:
+    wanted = {schema.pk: position for position, schema in enumerate(schemas, start=1)}
+    SessionSchema.objects.filter(session=session).exclude(schema_id__in=wanted).delete()
+    existing = {row.schema_id: row for row in SessionSchema.objects.filter(session=session)}
+    changed = []
+    for schema_pk, position in wanted.items():
+        row = existing.get(schema_pk)
+        if row is None:
+            SessionSchema.objects.create(session=session, schema_id=schema_pk, position=position)
+        elif row.position != position:
+            row.position = position
+            changed.append(row)
+    if changed:
+        SessionSchema.objects.bulk_update(changed, ["position"])
+
+
+def _apply_session_fields(session: LabelingSession, fields: SessionFields) -> None:
+    session.name = validate_name(fields.name)
+    session.instructions = fields.instructions
+    session.labels_per_item = fields.labels_per_item
+    session.reservation_minutes = fields.reservation_minutes
+    session.blind = fields.blind
+    session.status = fields.status
+
+
+@transaction.atomic
+def create_session(
+    *, experiment: Experiment, fields: SessionFields, user: User | None = None
+) -> LabelingSession:
+    _check_session_fields(experiment, fields)
+    session = LabelingSession(experiment=experiment, created_by=user)
+    _apply_session_fields(session, fields)
+    session.save()
+    _set_schemas(session, fields.schemas)
+    session.labelers.set(fields.labelers)
+    return session
+
+
+@transaction.atomic
+def update_session(*, session: LabelingSession, fields: SessionFields) -> LabelingSession:
+    """Apply a curator's edit. Removing a question or a labeler keeps the answers already given;
+    changing labels per item re-derives every item's state."""
+    session = LabelingSession.objects.select_for_update().get(pk=session.pk)
+    _check_session_fields(session.experiment, fields)
+    overlap_changed = session.labels_per_item != fields.labels_per_item
+    _apply_session_fields(session, fields)
+    session.updated_at = timezone.now()
+    session.save()
+    _set_schemas(session, fields.schemas)
+    session.labelers.set(fields.labelers)
+    if overlap_changed:
+        refresh_item_states(session=session)
+    return session
+
+
+@transaction.atomic
+def create_draft_session(
+    *, experiment: Experiment, name: str, user: User | None = None
+) -> LabelingSession:
+    """A draft session with only a name (from "Add to session… → new session")."""
+    return LabelingSession.objects.create(
+        experiment=experiment,
+        name=validate_name(name),
+        created_by=user,
+        status=SessionStatus.DRAFT,
+    )
+
+
+def refresh_item_states(*, session: LabelingSession, item_ids: Iterable[int] | None = None) -> int:
+    """Re-derive items' states from their assignments in one UPDATE; returns rows touched.
+
+    complete: at least labels-per-item submissions; in progress: some submission or a live
+    reservation; skipped: skipped by someone and nothing else going on; pending: untouched.
+    """
+    now = timezone.now()
+    submitted = Coalesce(
+        Subquery(
+            Assignment.objects.filter(item=OuterRef("pk"), state=AssignmentState.SUBMITTED)
+            .order_by()
+            .values("item")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        ),
+        Value(0),
+    )
+    live = Exists(Assignment.objects.filter(item=OuterRef("pk")).live(now))
+    any_submitted = Exists(
+        Assignment.objects.filter(item=OuterRef("pk"), state=AssignmentState.SUBMITTED)
+    )
+    any_skipped = Exists(
+        Assignment.objects.filter(item=OuterRef("pk"), state=AssignmentState.SKIPPED)
+    )
+    items = Item.objects.filter(session=session)
+    if item_ids is not None:
+        items = items.filter(pk__in=list(item_ids))
+    return items.update(
+        state=Case(
+            When(
+                GreaterThanOrEqual(submitted, session.labels_per_item),
+                then=Value(ItemState.COMPLETE),
+            ),
+            When(any_submitted | live, then=Value(ItemState.IN_PROGRESS)),
+            When(any_skipped, then=Value(ItemState.SKIPPED)),
+            default=Value(ItemState.PENDING),
+        )
+    )
+
+
+# --- items ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What adding traces to a session did."""
+
+    added: int
+    already_there: int
+    matched: int
+
+    def message(self, session: LabelingSession) -> str:
+        added = f"Added {self.added:,} trace{'s' if self.added != 1 else ''} to “{session.name}”."
+        if self.already_there:
+            were = "was" if self.already_there == 1 else "were"
+            added += f" {self.already_there:,} {were} already there."
+        return added
+
+
+def _lock_session(session: LabelingSession) -> LabelingSession:
+    return LabelingSession.objects.select_for_update().get(pk=session.pk)
+
+
+def _existing_trace_pks(session: LabelingSession) -> set[int]:
+    return set(Item.objects.filter(session=session).values_list("trace_id", flat=True))
+
+
+def _create_items(session: LabelingSession, trace_pks: Sequence[int]) -> int:
+    """Append items for `trace_pks` (none of them in the session yet) in this order."""
+    if not trace_pks:
+        return 0
+    positions = Item.objects.filter(session=session).order_by("-position")
+    last = positions.values_list("position", flat=True).first() or 0
+    now = timezone.now()
+    Item.objects.bulk_create(
+        (
+            Item(session=session, trace_id=pk, position=last + index, created_at=now)
+            for index, pk in enumerate(trace_pks, start=1)
+        ),
+        batch_size=BULK_BATCH_SIZE,
+    )
+    LabelingSession.objects.filter(pk=session.pk).update(updated_at=now)
+    return len(trace_pks)
+
+
+@transaction.atomic
+def add_traces_by_id(*, session: LabelingSession, trace_ids: Sequence[str]) -> AddResult:
+    """Add the traces with these MLflow trace ids (`tr-…`), in this order, skipping those already
+    in the session. Ids that are not traces of the session's experiment are refused, and then
+    nothing is added."""
+    wanted = list(dict.fromkeys(str(trace_id).strip() for trace_id in trace_ids if trace_id))
+    if not wanted:
+        raise _error("Select at least one trace.", code="no_traces", field="trace_id")
+    if len(wanted) > MAX_SELECTED_TRACES:
+        raise _error(
+            f"Select at most {MAX_SELECTED_TRACES:,} traces at a time, or add them by filter.",
+            code="too_many",
+            field="trace_id",
+        )
+    session = _lock_session(session)
+    found = dict(
+        Trace.objects.filter(experiment_id=session.experiment_id, trace_id__in=wanted).values_list(
+            "trace_id", "pk"
+        )
+    )
+    missing = [trace_id for trace_id in wanted if trace_id not in found]
+    if missing:
+        shown = ", ".join(missing[:3])
+        if len(missing) > 3:
+            shown += f" and {len(missing) - 3} more"
+        raise _error(
+            f"{len(missing)} of the selected traces are not in experiment "
+            f"“{session.experiment.name}”: {shown}. Nothing was added.",
+            code="unknown_traces",
+            field="trace_id",
+        )
+    existing = _existing_trace_pks(session)
+    new = [found[trace_id] for trace_id in wanted if found[trace_id] not in existing]
+    added = _create_items(session, new)
+    return AddResult(added=added, already_there=len(wanted) - added, matched=len(wanted))
+
+
+@transaction.atomic
+def add_matching_traces(*, session: LabelingSession, traces: TraceQuerySet) -> AddResult:
+    """Add every trace of `traces` (a filtered queryset) that is not in the session yet."""
+    session = _lock_session(session)
+    matched = list(traces.filter(experiment_id=session.experiment_id).values_list("pk", flat=True))
+    existing = _existing_trace_pks(session)
+    new = [pk for pk in matched if pk not in existing]
+    added = _create_items(session, new)
+    return AddResult(added=added, already_there=len(matched) - added, matched=len(matched))
+
+
+@transaction.atomic
+def add_trace_sample(
+    *,
+    session: LabelingSession,
+    traces: TraceQuerySet,
+    size: int,
+    rng: random.Random | None = None,
+) -> AddResult:
+    """Add a random sample of `size` traces among `traces` that are not in the session yet (all
+    of them if fewer remain), in random order. `already_there` counts the matching traces that
+    were in the session before, and so could not be drawn."""
+    if not 1 <= size <= MAX_SAMPLE_SIZE:
+        raise _error(
+            f"The sample size must be between 1 and {MAX_SAMPLE_SIZE:,}.", code="size", field="size"
+        )
+    session = _lock_session(session)
+    matched = list(traces.filter(experiment_id=session.experiment_id).values_list("pk", flat=True))
+    existing = _existing_trace_pks(session)
+    candidates = sorted(pk for pk in matched if pk not in existing)
+    chosen = (rng or random.SystemRandom()).sample(candidates, min(size, len(candidates)))
+    added = _create_items(session, chosen)
+    already_there = len(matched) - len(candidates)
+    return AddResult(added=added, already_there=already_there, matched=len(matched))
+
+
+def item_is_labeled(item: Item) -> bool:
+    return (
+        Assignment.objects.filter(item=item)
+        .filter(Q(state=AssignmentState.SUBMITTED) | Q(answers__isnull=False))
+        .exists()
+    )
+
+
+@transaction.atomic
+def remove_items(*, session: LabelingSession, item_ids: Iterable[int]) -> int:
+    """Remove items nobody has labeled (or is labeling right now); returns how many.
+
+    An item with a submission or an answer, or reserved by someone at this moment, is refused,
+    and then nothing is removed.
+    """
+    session = _lock_session(session)
+    ids = {int(pk) for pk in item_ids}
+    items = Item.objects.filter(session=session, pk__in=ids)
+    if len(ids) != items.count():
+        raise _error("Some of these items are not in this session.", code="unknown_items")
+    labeled = Assignment.objects.filter(item__in=items).filter(
+        Q(state=AssignmentState.SUBMITTED) | Q(answers__isnull=False)
+    )
+    if labeled.exists():
+        raise _error(
+            "This item has been labeled, so it stays: its labels belong to the session."
+            if len(ids) == 1
+            else "Some of these items have been labeled, so nothing was removed.",
+            code="labeled",
+        )
+    if Assignment.objects.filter(item__in=items).live().exists():
+        raise _error(
+            "Someone is labeling this item right now; try again once their reservation ends."
+            if len(ids) == 1
+            else "Someone is labeling some of these items right now, so nothing was removed.",
+            code="reserved",
+        )
+    count = len(ids)
+    items.delete()
+    LabelingSession.objects.filter(pk=session.pk).update(updated_at=timezone.now())
+    return count
+
+
+# --- people --------------------------------------------------------------------------------------
+
+
+def labelers_group() -> Group:
+    group, _ = Group.objects.get_or_create(name=LABELERS_GROUP)
+    return group
+
+
+@transaction.atomic
+def create_labeler(
+    *,
+    username: str,
+    password: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """A labeler account: an ordinary user in the "labelers" group (validated by the form)."""
+    user = User.objects.create_user(
+        username=username,
+        password=password,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    user.groups.add(labelers_group())
+    return user
+
+
+@transaction.atomic
+def set_labeler_active(*, user: User, active: bool) -> None:
+    """Deactivated labelers cannot sign in; their labels and assignments stay."""
+    User.objects.filter(pk=user.pk).update(is_active=active)
+    user.is_active = active

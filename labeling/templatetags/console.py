@@ -1,0 +1,121 @@
+"""Template helpers of the curator console."""
+
+from typing import Any
+
+from django import template
+
+from labeling.console_forms import describe_settings
+
+register = template.Library()
+
+
+@register.filter
+def input_summary(schema: Any) -> str:
+    """`{{ schema|input_summary }}`: "1 to 5, step 1", "3 options: …" and so on. Accepts a
+    schema or a version snapshot (a dict)."""
+    if isinstance(schema, dict):
+        return describe_settings(schema.get("input_type", ""), schema.get("input_config"))
+    return describe_settings(schema.input_type, schema.input_config)
+
+
+@register.filter
+def seconds(value: float | None) -> str:
+    """A duration in seconds, short: "42 s", "3 min 5 s", "1 h 2 min"; "—" when unknown."""
+    if value is None:
+        return "—"
+    total = round(value)
+    if total < 60:
+        return f"{value:.1f} s" if value < 10 else f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
+def json_value(value: Any) -> str:
+    """An assessment value, compact: lists joined, booleans as true/false, dicts as JSON."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
+
+
+def _message_text(message: Any) -> str | None:
+    if not isinstance(message, dict):
+        return None
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI / Anthropic content parts
+        parts = [p.get("text") for p in content if isinstance(p, dict)]
+        return " ".join(p for p in parts if isinstance(p, str)) or None
+    return None
+
+
+@register.filter
+def preview_text(preview: str | None) -> str:
+    """A trace's request / response preview as a person reads it: the last user message of a
+    chat, the only text field of a small object, or the text itself; else the raw preview.
+    Plain text out, escaped by the template as usual."""
+    import json
+
+    if not preview:
+        return ""
+    try:
+        value = json.loads(preview)
+    except ValueError:
+        return preview
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        messages = value.get("messages") or value.get("input")
+        if isinstance(messages, list) and messages:
+            users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+            text = _message_text((users or messages)[-1])
+            if text:
+                return text
+        for key in ("question", "query", "input", "prompt", "text", "content", "output", "answer"):
+            if isinstance(value.get(key), str):
+                return value[key]
+        choices = value.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            text = _message_text(choices[0].get("message"))
+            if text:
+                return text
+    return preview
+
+
+@register.filter
+def ago(moment: Any, now: Any = None) -> str:
+    """ "just now", "5 min ago", "3 h ago", "2 days ago"; "never" when empty."""
+    from django.utils import timezone
+
+    if not moment:
+        return "never"
+    seconds = int(((now or timezone.now()) - moment).total_seconds())
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    days = seconds // 86400
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
+@register.simple_tag
+def answer_display(schema: Any, value: Any) -> str:
+    """`{% answer_display schema value %}`: a pass / fail answer by its label, else compact."""
+    if schema.input_type == "pass_fail" and isinstance(value, bool):
+        config = schema.input_config or {}
+        return (
+            config.get("positive_label", "Pass") if value else config.get("negative_label", "Fail")
+        )
+    return json_value(value)
