@@ -41,6 +41,7 @@ from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Quer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labeling import services as labeling_services
 from labeling.models import (
     Answer,
     Assignment,
@@ -325,53 +326,6 @@ def _set_item_state(item: Item, state: str) -> None:
     if item.state != state:
         Item.objects.filter(pk=item.pk).update(state=state)
         item.state = state
-
-
-def sync_item_state(*, item: Item, labels_per_item: int, now: datetime | None = None) -> str:
-    """Recompute `item.state` from its assignments (inside a transaction that holds the item's
-    row lock, or where staleness does not matter). Returns the state."""
-    now = now or timezone.now()
-    counts = Assignment.objects.filter(item=item).aggregate(
-        live=Count("pk", filter=Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)),
-        submitted=Count("pk", filter=Q(state=AssignmentState.SUBMITTED)),
-        skipped=Count("pk", filter=Q(state=AssignmentState.SKIPPED)),
-    )
-    state = _state_for(labels_per_item=labels_per_item, **counts)
-    _set_item_state(item, state)
-    return state
-
-
-@transaction.atomic
-def sync_session_item_states(*, session: LabelingSession, now: datetime | None = None) -> int:
-    """Recompute the state of every item of a session (after its labels-per-item changed).
-    Returns how many items changed state."""
-    now = now or timezone.now()
-    # Lock the rows first (FOR UPDATE cannot carry aggregates), then count per item.
-    list(Item.objects.select_for_update().filter(session=session).values_list("pk", flat=True))
-    items = Item.objects.filter(session=session).annotate(
-        n_live=Count(
-            "assignments",
-            filter=Q(
-                assignments__state=AssignmentState.CLAIMED,
-                assignments__lease_expires_at__gt=now,
-            ),
-        ),
-        n_submitted=Count("assignments", filter=Q(assignments__state=AssignmentState.SUBMITTED)),
-        n_skipped=Count("assignments", filter=Q(assignments__state=AssignmentState.SKIPPED)),
-    )
-    changed: dict[str, list[int]] = {}
-    for item in items:
-        state = _state_for(
-            submitted=item.n_submitted,
-            live=item.n_live,
-            skipped=item.n_skipped,
-            labels_per_item=session.labels_per_item,
-        )
-        if state != item.state:
-            changed.setdefault(state, []).append(item.pk)
-    for state, pks in changed.items():
-        Item.objects.filter(pk__in=pks).update(state=state)
-    return sum(len(pks) for pks in changed.values())
 
 
 # --- claiming ------------------------------------------------------------------------------------
@@ -782,8 +736,7 @@ def skip_item(*, assignment: Assignment, reason: str = "", now: datetime | None 
     assignment.state = AssignmentState.SKIPPED
     assignment.skip_reason = reason
     assignment.lease_expires_at = None
-    state = sync_item_state(item=locked.item, labels_per_item=session.labels_per_item, now=now)
-    assignment.item.state = state
+    labeling_services.refresh_item_states(session=session, item_ids=[locked.item_id])
 
 
 @transaction.atomic

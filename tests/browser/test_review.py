@@ -49,7 +49,9 @@ def wait_for_item(page, session, number: int) -> None:
     assert page.url.endswith(f"/items/{item_id}/")
 
 
-def test_a_labeler_works_three_items_with_the_keyboard(page, login, labeler, queue_session):
+def test_a_labeler_works_three_items_with_the_keyboard(
+    page, login, labeler, curator, queue_session
+):
     session = queue_session
     login(labeler)
     page.goto(f"/review/{session.pk}/")
@@ -83,7 +85,13 @@ def test_a_labeler_works_three_items_with_the_keyboard(page, login, labeler, que
     page.keyboard.press("Control+Enter")
     wait_for_item(page, session, 4)
 
-    # Item 4: pass, neutral.
+    # Item 4: flag it for the curator (the labeler stays on it), then pass, neutral.
+    page.keyboard.press("f")
+    assert page.evaluate("document.activeElement.id") == "flag-reason"
+    page.keyboard.type("The answer is cut off")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".review-bar .chip-warn")
+    wait_for_item(page, session, 4)
     page.keyboard.press("1")
     page.keyboard.press("2")
     page.keyboard.press("Control+Enter")
@@ -119,6 +127,20 @@ def test_a_labeler_works_three_items_with_the_keyboard(page, login, labeler, que
     assert current.overrides is not None and current.overrides.value is False
     assert Assessment.objects.filter(valid=True).count() == 6  # 3 items, 2 questions each
     assert Assessment.objects.count() == 7  # and the overridden one, kept in the history
+
+    # The curator's dashboard shows the same: 3 of 5 complete, 1 skipped, 1 reserved now.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/accounts/login/")
+    login(curator)
+    page.goto(f"/console/sessions/{session.pk}/")
+    assert page.locator(".progress-panel .progress-bar").get_attribute("aria-label") == (
+        "3 of 5 complete, 1 in progress, 1 skipped, 0 pending"
+    )
+    row = page.locator(".labelers-table tbody tr", has_text=labeler.username)
+    cells = row.locator("td").all_inner_texts()
+    assert cells[:4] == ["5", "3", "1", "1"]  # assigned, done, skipped, reserved now
+    flagged = page.locator(".flag-list").inner_text()
+    assert "The answer is cut off" in flagged and labeler.username in flagged
 
 
 def test_invalid_answer_keeps_the_page_and_focuses_the_error(page, login, labeler):

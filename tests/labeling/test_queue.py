@@ -286,15 +286,3 @@ def test_progress_counts(session, labeler):
         1,
     )
     assert progress.percent == 33
-
-
-def test_sync_session_item_states_after_labels_per_item_changes(session, labeler):
-    submit(queue.claim_next_item(session=session, labeler=labeler), session, correct="true")
-    session.labels_per_item = 2
-    session.save()
-    assert queue.sync_session_item_states(session=session) == 1
-    assert list(session.items.values_list("state", flat=True)) == [
-        ItemState.IN_PROGRESS,
-        ItemState.PENDING,
-        ItemState.PENDING,
-    ]
