@@ -223,7 +223,7 @@
       lastRenewal = Date.now();
       window.htmx.trigger(document.body, "lease-renew");
     }
-  }, 5000);
+  }, 1000);
 
   // --- after load and after each swap ------------------------------------------------------------
   let shownItem = null;

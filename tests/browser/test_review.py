@@ -1,8 +1,10 @@
 """A labeler works a queue with the keyboard only."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from labeling.models import Answer, Assignment, AssignmentState
 from tests.factories import make_experiment, make_review_session, make_schema
@@ -162,3 +164,33 @@ def test_invalid_answer_keeps_the_page_and_focuses_the_error(page, login, labele
     page.locator("input[type=number]").fill("4")
     page.keyboard.press("Control+Enter")
     wait_for_item(page, session, 2)
+
+
+def test_the_open_item_renews_its_reservation_while_the_labeler_is_active(page, login, labeler):
+    session = make_review_session(items=1, labelers=[labeler])
+    login(labeler)
+    page.goto(f"/review/{session.pk}/")
+    page.keyboard.press("Enter")
+    wait_for_item(page, session, 1)
+    assignment = Assignment.objects.get(labeler=labeler)
+    # Pretend the reservation is about to run out, and renew every second instead of every
+    # ten minutes; an idle labeler does not renew it.
+    Assignment.objects.filter(pk=assignment.pk).update(lease_expires_at=timezone.now())
+    page.evaluate("document.getElementById('lease-status').dataset.leaseInterval = '1'")
+    page.wait_for_timeout(2500)
+    assignment.refresh_from_db()
+    assert assignment.lease_expires_at <= timezone.now()
+    # Activity (a key, the mouse) renews it within a second or two.
+    page.mouse.move(300, 300)
+    page.mouse.move(400, 380)
+    page.keyboard.press("j")
+    page.wait_for_function(
+        "() => document.querySelector('#lease-status').textContent.includes('Reserved for you')"
+    )
+    deadline = timezone.now() + timedelta(seconds=10)
+    while timezone.now() < deadline:
+        assignment.refresh_from_db()
+        if assignment.lease_expires_at > timezone.now() + timedelta(minutes=29):
+            break
+        page.wait_for_timeout(200)
+    assert assignment.lease_expires_at > timezone.now() + timedelta(minutes=29)

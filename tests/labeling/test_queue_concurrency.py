@@ -202,3 +202,29 @@ def test_racing_claims_on_one_item_never_exceed_the_slots():
         assert len(got) == labels_per_item
         live = Assignment.objects.live().filter(item__session=session).count()
         assert live == labels_per_item
+
+
+def test_the_same_answers_submitted_from_many_tabs_at_once_are_stored_once():
+    user = make_user("tabby", labeler=True)
+    session = make_review_session(items=2, labelers=[user])
+    assignment = queue.claim_next_item(session=session, labeler=user)
+    close_old_connections()
+    outcomes = []
+
+    def submit(index: int) -> None:
+        mine = Assignment.objects.select_related("item__session", "item__trace").get(
+            pk=assignment.pk
+        )
+        mine.labeler = user
+        value = "true" if index % 2 else "false"  # two different answers race, too
+        outcomes.append(queue.submit_answers(assignment=mine, sheet=sheet_for(session, value)))
+
+    run_workers(10, submit)
+
+    assert sum(o.created for o in outcomes) == 1
+    answer = assignment.answers.get()
+    assert Assessment.objects.filter(valid=True).count() == 1
+    assert answer.assessment.valid
+    # Every other submit either changed nothing or overrode the one before: one line of history.
+    assert Assessment.objects.count() == 1 + sum(o.overridden for o in outcomes)
+    assert Assignment.objects.get(pk=assignment.pk).state == AssignmentState.SUBMITTED
