@@ -253,6 +253,7 @@ def _render_item(
     error: str = "",
     notice: str = "",
     previous: Assignment | None = None,
+    slot_lost: bool = False,
     status: int = 200,
 ) -> HttpResponse:
     session = assignment.item.session
@@ -291,6 +292,7 @@ def _render_item(
         "previous": previous
         or queue.previous_assignment(session=session, labeler=request.user, current=assignment),
         "error": error,
+        "slot_lost": slot_lost,
         "notice": notice,
         "lease_live": lease_live,
         "lease_interval": _lease_interval(session),
@@ -365,7 +367,14 @@ def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespo
         # stored; the answers stay on the page with the reason.
         message = str(exc) if isinstance(exc, queue.QueueError) else " ".join(exc.messages)
         page = _page_data(assignment, data.schemas)
-        return _render_item(request, assignment, page=page, sheet=sheet, error=message)
+        return _render_item(
+            request,
+            assignment,
+            page=page,
+            sheet=sheet,
+            error=message,
+            slot_lost=isinstance(exc, queue.SlotTaken),
+        )
     if outcome.overridden:
         notice = "Your changed answers were saved; the earlier ones stay in the history."
     elif outcome.created:

@@ -398,6 +398,7 @@ def test_late_submit_after_the_slot_went_to_someone_else(
     assert response.status_code == 200
     assert "other labelers have taken it" in response.text
     assert 'value="true" checked' in response.text  # the answers are still on the page
+    assert "Go to my next item" in response.text
     assert Assessment.objects.count() == 0
 
 
@@ -462,7 +463,7 @@ def test_lease_renewal(labeler_client, session, labeler, other_labeler):
     )
     claim(session, other_labeler)
     response = labeler_client.post(url("lease", session, mine.item), **HTMX)
-    assert "Reservation lost" in response.text
+    assert "Someone else took this item" in response.text
     assert "hx-post" not in response.text
     # Without HTMX: back to the item page.
     assert labeler_client.post(url("lease", session, mine.item)).status_code == 302
