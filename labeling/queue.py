@@ -429,7 +429,7 @@ def _claim_attempt(
         )
         if tried:
             items = items.exclude(pk__in=tried)
-        return items.order_by("position", "id")
+        return items.select_related("trace").order_by("position", "id")
 
     item = _first_unlocked(session, candidates)
     if item is None:

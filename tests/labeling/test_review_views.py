@@ -290,10 +290,10 @@ def test_submit_htmx_swaps_in_the_next_item(
     mine = claim(session, labeler)
     data = answers(session, correct="false")
     # session, user, assignment, schemas; submit: lock, 2 inserts, 2 updates; claim: own
-    # reservation, window of open items, candidate, count, insert, update; the next item:
-    # trace, spans, other labels, progress; and 4 savepoints (the test runs inside a
+    # reservation, window of open items, candidate (with its trace), count, insert, update;
+    # the next item: spans, other labels, progress; and 4 savepoints (the test runs inside a
     # transaction). The item just submitted is the "previous" one: no query for it.
-    with django_assert_num_queries(23):
+    with django_assert_num_queries(22):
         response = labeler_client.post(url("submit", session, mine.item), data, **HTMX)
     assert response.status_code == 200
     nxt = Assignment.objects.get(labeler=labeler, state=AssignmentState.CLAIMED)
