@@ -187,8 +187,8 @@ def with_progress(
     now: datetime | None = None,
 ) -> QuerySet[LabelingSession]:
     """`sessions` annotated with the labeler's progress (read it with `progress_of`): items,
-    submitted, skipped; with `remaining`, also the items still open to them and whether they
-    hold a live reservation."""
+    submitted, skipped; with `remaining`, also about how many items are still open to them and
+    whether they hold a live reservation."""
     now = now or timezone.now()
     mine = Assignment.objects.filter(item__session=OuterRef("pk"), labeler=labeler)
     sessions = sessions.annotate(
@@ -197,14 +197,18 @@ def with_progress(
         n_skipped=_count(mine.filter(state=AssignmentState.SKIPPED), "labeler"),
     )
     if remaining:
-        open_items = _open_items(
-            session=OuterRef("pk"),
-            labels_per_item=OuterRef("labels_per_item"),
-            labeler=labeler,
-            now=now,
+        # Items not complete, less those the labeler finished: two index counts, whatever the
+        # size of the session. (Items that other labelers hold reserved right now count as
+        # open: their reservations may run out.)
+        not_complete = Item.objects.filter(session=OuterRef("pk")).exclude(
+            state=ItemState.COMPLETE
         )
+        finished = Assignment.objects.filter(
+            item__session=OuterRef("pk"), labeler=labeler, state__in=DONE_STATES
+        ).exclude(item__state=ItemState.COMPLETE)
         sessions = sessions.annotate(
-            n_open=_count(open_items, "session"),
+            n_not_complete=_count(not_complete, "session"),
+            n_finished_open=_count(finished, "labeler"),
             has_reservation=Exists(mine.live(now)),
         )
     return sessions
@@ -213,9 +217,8 @@ def with_progress(
 def progress_of(session: LabelingSession) -> Progress:
     """The progress annotated by `with_progress`."""
     remaining = None
-    if hasattr(session, "n_open"):
-        # One's own live reservation is not "open", yet it is still to do.
-        remaining = (session.n_open or 0) + (1 if session.has_reservation else 0)
+    if hasattr(session, "n_not_complete"):
+        remaining = max(0, (session.n_not_complete or 0) - (session.n_finished_open or 0))
     return Progress(
         total=session.n_items or 0,
         submitted=session.n_submitted or 0,
