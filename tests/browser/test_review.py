@@ -44,6 +44,13 @@ def item_number(page, session) -> int:
     return session.items.get(pk=int(match.group(1))).position + 1
 
 
+def start(page, session) -> None:
+    """Open the session's start page and press Enter on its Start button (which has the focus)."""
+    page.goto(f"/review/{session.pk}/")
+    page.wait_for_function("document.activeElement?.textContent.includes('Start')")
+    page.keyboard.press("Enter")
+
+
 def wait_for_item(page, session, number: int) -> None:
     """Wait until the page shows item `number` (1-based), swapped in and ready for keys."""
     item_id = session.items.get(position=number - 1).pk
@@ -56,9 +63,7 @@ def test_a_labeler_works_three_items_with_the_keyboard(
 ):
     session = queue_session
     login(labeler)
-    page.goto(f"/review/{session.pk}/")
-    # The start button has the focus: Enter starts.
-    page.keyboard.press("Enter")
+    start(page, session)  # the Start button has the focus: Enter starts
     wait_for_item(page, session, 1)
     assert page.locator(".progress-count").first.inner_text() == "0 of 5"
 
@@ -152,8 +157,7 @@ def test_invalid_answer_keeps_the_page_and_focuses_the_error(page, login, labele
         experiment=experiment, items=2, schemas=[score], labelers=[labeler]
     )
     login(labeler)
-    page.goto(f"/review/{session.pk}/")
-    page.keyboard.press("Enter")
+    start(page, session)
     wait_for_item(page, session, 1)
     page.keyboard.press("9")  # a digit on a number question starts typing the answer
     page.keyboard.press("Control+Enter")
@@ -169,8 +173,7 @@ def test_invalid_answer_keeps_the_page_and_focuses_the_error(page, login, labele
 def test_the_open_item_renews_its_reservation_while_the_labeler_is_active(page, login, labeler):
     session = make_review_session(items=1, labelers=[labeler])
     login(labeler)
-    page.goto(f"/review/{session.pk}/")
-    page.keyboard.press("Enter")
+    start(page, session)
     wait_for_item(page, session, 1)
     assignment = Assignment.objects.get(labeler=labeler)
     # Pretend the reservation is about to run out, and renew every second instead of every
