@@ -225,6 +225,25 @@
     }
   }, 1000);
 
+  // --- the questions panel fits the window, so Submit & next is always in view --------------------
+  let fitQueued = false;
+  function fitPanel() {
+    fitQueued = false;
+    const panel = document.querySelector("[data-review-panel]");
+    if (!panel || getComputedStyle(panel).position !== "sticky") return;
+    const top = Math.max(panel.getBoundingClientRect().top, 0);
+    panel.style.maxHeight = Math.max(240, window.innerHeight - top - 8) + "px";
+  }
+  function queueFit() {
+    if (!fitQueued) {
+      fitQueued = true;
+      window.requestAnimationFrame(fitPanel);
+    }
+  }
+  window.addEventListener("scroll", queueFit, { passive: true });
+  window.addEventListener("resize", queueFit);
+  document.addEventListener("toggle", queueFit, true); // the instructions open and close
+
   // --- after load and after each swap ------------------------------------------------------------
   let shownItem = null;
   function settle() {
@@ -238,6 +257,7 @@
       el.hidden = false;
     });
     if (root.dataset.title) document.title = root.dataset.title + " · Review App";
+    fitPanel();
     const invalid = root.querySelector("[data-question].has-error");
     const target = invalid || questions()[0];
     if (target) {
