@@ -200,9 +200,7 @@ def with_progress(
         # Items not complete, less those the labeler finished: two index counts, whatever the
         # size of the session. (Items that other labelers hold reserved right now count as
         # open: their reservations may run out.)
-        not_complete = Item.objects.filter(session=OuterRef("pk")).exclude(
-            state=ItemState.COMPLETE
-        )
+        not_complete = Item.objects.filter(session=OuterRef("pk")).exclude(state=ItemState.COMPLETE)
         finished = Assignment.objects.filter(
             item__session=OuterRef("pk"), labeler=labeler, state__in=DONE_STATES
         ).exclude(item__state=ItemState.COMPLETE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -65,13 +66,29 @@ def sheet_for(session, value: str = "true") -> AnswerSheet:
 
 
 def label_until_done(session, user, *, skip: Callable[[Item], bool] = lambda item: False) -> int:
-    """Claim → submit (or skip) until nothing is left; returns how many items were done."""
+    """Claim → submit (or skip) until nothing is left; returns how many items were done.
+
+    Like a labeler who looks again later, a worker told "nothing left" while others still hold
+    reservations waits a moment and asks again: a reservation that ends in a skip frees its
+    slot for someone else."""
     done = 0
     sheet = sheet_for(session)
     while True:
         assignment = queue.claim_next_item(session=session, labeler=user)
         if assignment is None:
-            return done
+            others_working = (
+                Assignment.objects.live()
+                .filter(item__session=session)
+                .exclude(labeler=user)
+                .exists()
+            )
+            if others_working:
+                time.sleep(0.02)
+                continue
+            # One more look: a skip committed since the claim may have freed a slot.
+            assignment = queue.claim_next_item(session=session, labeler=user)
+            if assignment is None:
+                return done
         assignment.labeler = user
         if skip(assignment.item):
             queue.skip_item(assignment=assignment, reason="not for me")
