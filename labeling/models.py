@@ -378,7 +378,13 @@ class Item(models.Model):
     class Meta:
         ordering = ["session", "position", "id"]
         indexes = [
-            models.Index(fields=["session", "state", "position"], name="item_session_state_idx")
+            models.Index(fields=["session", "state", "position"], name="item_session_state_idx"),
+            # Claiming walks a session's open items in order and stops at the first it may take.
+            models.Index(
+                fields=["session", "position", "id"],
+                condition=~Q(state="complete"),
+                name="item_claim_order_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["session", "trace"], name="item_unique_trace"),

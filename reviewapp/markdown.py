@@ -20,8 +20,10 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
+@lru_cache(maxsize=1024)
 def render_markdown(text: str | None) -> SafeString:
-    """Markdown → HTML that is safe to put in a page (sanitised with nh3)."""
+    """Markdown → HTML that is safe to put in a page (sanitised with nh3). Cached: the same
+    instructions are rendered on every item page of a session."""
     if not text:
         return mark_safe("")
     html = _parser().render(text)

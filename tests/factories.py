@@ -189,6 +189,40 @@ def make_answer(assignment, schema, value: Any = True, *, version: int | None = 
     )
 
 
+def make_review_session(
+    *,
+    experiment: Experiment | None = None,
+    items: int = 3,
+    schemas=None,
+    labelers=(),
+    spans: int = 0,
+    status: str = "active",
+    **fields: Any,
+):
+    """The review app's usual queue: an active session of `items` new traces (each with `spans`
+    spans), asking `schemas` (default: one pass/fail question "correct"), with `labelers`
+    assigned; items at positions 0, 1, …"""
+    from labeling.models import Item, LabelingSession, SessionSchema
+
+    experiment = experiment or make_experiment()
+    if schemas is None:
+        schemas = [make_schema(experiment, "correct", "pass_fail")]
+    session = LabelingSession.objects.create(
+        experiment=experiment,
+        name=fields.pop("name", f"session-{next(_counter)}"),
+        status=status,
+        **fields,
+    )
+    for position, schema in enumerate(schemas):
+        SessionSchema.objects.create(session=session, schema=schema, position=position)
+    session.labelers.add(*labelers)
+    for position in range(items):
+        Item.objects.create(
+            session=session, trace=make_trace(experiment, spans=spans), position=position
+        )
+    return session
+
+
 def human(user_or_name: Any) -> services.Source:
     """The source of a label made in the UI by this user (HUMAN, their login)."""
     name = user_or_name if isinstance(user_or_name, str) else user_or_name.get_username()

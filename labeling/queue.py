@@ -1,0 +1,758 @@
+"""The labelers' queue: claiming items, leases, submitting, skipping, flagging, going back.
+
+Every write here is one transaction (`transaction.atomic`), keyword-only and typed.
+
+Reservations (DESIGN.md §4)
+---------------------------
+An item of a session needs `labels_per_item` (N) different labelers. A labeler *claims* an item
+before working on it: the claim is an `Assignment` in state CLAIMED with a lease that ends
+`reservation_minutes` later; the open item page renews it while the labeler is active. A slot of
+an item is held by a live reservation (claimed, lease not over) or by a submission; an expired
+reservation frees its slot.
+
+The rule that keeps many app processes on one PostgreSQL database from handing out more than N
+slots: **every change to an item's slots happens while holding a row lock on the item**, and the
+slots are counted in a statement that starts *after* the lock was taken (READ COMMITTED gives each
+statement a fresh snapshot, and whoever changed the item's assignments before us has committed by
+the time we hold the lock). Claiming looks for a candidate with
+``SELECT … FOR UPDATE SKIP LOCKED`` (so concurrent claimers spread over different items instead of
+queueing behind one), then counts again under the lock, and moves on if the item filled up in the
+meantime. The time that decides whether a lease is live is read after the lock is held, so a lease
+that ends while two transactions race is seen as ended by whoever comes second.
+
+SQLite has no row locks; the project runs its transactions as ``BEGIN IMMEDIATE`` (settings), so
+writers are serialised and the same code is correct there.
+
+`Item.state` is kept in step in the same transactions: *complete* once N labelers submitted,
+*in progress* while someone holds a slot, *skipped* when nobody holds one and someone skipped it,
+*pending* otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeling import services as labeling_services
+from labeling.models import (
+    Answer,
+    Assignment,
+    AssignmentState,
+    Item,
+    ItemState,
+    LabelingSchema,
+    LabelingSession,
+)
+from traces import services
+from traces.models import Assessment, AssessmentKind, SourceType
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from labeling.forms import AnswerSheet, Question
+
+FLAG_REASON_MAX_LENGTH = 2000
+SKIP_REASON_MAX_LENGTH = 2000
+DONE_STATES = (AssignmentState.SUBMITTED, AssignmentState.SKIPPED)
+
+
+class QueueError(Exception):
+    """A queue action that cannot be done; the message is meant for the labeler."""
+
+
+class SlotTaken(QueueError):
+    """The labeler's reservation lapsed and the item's slots went to other labelers."""
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def lease_end(session: LabelingSession, now: datetime) -> datetime:
+    return now + timedelta(minutes=session.reservation_minutes)
+
+
+def _with_free_slots(
+    items: QuerySet[Item], *, labels_per_item: Any, labeler: AbstractBaseUser, now: datetime
+) -> QuerySet[Item]:
+    """`items` that `labeler` may still take: not submitted or skipped by them, and fewer than
+    `labels_per_item` slots held (live reservations plus submissions). `labels_per_item` may be
+    a value or an `OuterRef` (for per-session counts)."""
+    slots = (
+        Assignment.objects.filter(item=OuterRef("pk"))
+        .filter(
+            Q(state=AssignmentState.SUBMITTED)
+            | Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)
+        )
+        .order_by()
+        .values("item")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    done_by_me = Assignment.objects.filter(
+        item=OuterRef("pk"), labeler=labeler, state__in=DONE_STATES
+    )
+    return items.alias(
+        held=Coalesce(Subquery(slots, output_field=IntegerField()), 0),
+        done_by_me=Exists(done_by_me),
+    ).filter(held__lt=labels_per_item, done_by_me=False)
+
+
+def _open_items(
+    *, session: Any, labels_per_item: Any, labeler: AbstractBaseUser, now: datetime
+) -> QuerySet[Item]:
+    """Items of `session` open to `labeler` (see `_with_free_slots`); `session` may be a value
+    or an `OuterRef`."""
+    return _with_free_slots(
+        Item.objects.filter(session=session).exclude(state=ItemState.COMPLETE),
+        labels_per_item=labels_per_item,
+        labeler=labeler,
+        now=now,
+    )
+
+
+def claimable_items(
+    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
+) -> QuerySet[Item]:
+    """The items `labeler` may claim in `session`, first by position. A candidate list only:
+    `claim_next_item` counts again under a row lock."""
+    return _open_items(
+        session=session,
+        labels_per_item=session.labels_per_item,
+        labeler=labeler,
+        now=now or timezone.now(),
+    ).order_by("position", "id")
+
+
+def own_reservation(
+    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
+    """The labeler's live reservation in `session` (the first by position), if any."""
+    return (
+        Assignment.objects.live(now or timezone.now())
+        .filter(labeler=labeler, item__session=session)
+        .select_related("item")
+        .order_by("item__position", "item_id")
+        .first()
+    )
+
+
+def previous_assignment(
+    *, session: LabelingSession, labeler: AbstractBaseUser, current: Assignment | None = None
+) -> Assignment | None:
+    """The item the labeler finished (submitted or skipped) before `current`; with no
+    `current` (or a current one still being worked on), the last one they finished."""
+    done = Assignment.objects.filter(labeler=labeler, item__session=session, state__in=DONE_STATES)
+    if current is not None and current.state in DONE_STATES:
+        done = done.filter(
+            Q(claimed_at__lt=current.claimed_at)
+            | Q(claimed_at=current.claimed_at, id__lt=current.pk)
+        )
+    return done.order_by("-claimed_at", "-id").first()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A labeler's progress in a session."""
+
+    total: int
+    submitted: int
+    skipped: int
+    remaining: int | None = None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.submitted / self.total) if self.total else 0
+
+
+def _count(queryset: QuerySet, group: str) -> Subquery:
+    return Subquery(
+        queryset.order_by().values(group).annotate(n=Count("pk")).values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def with_progress(
+    sessions: QuerySet[LabelingSession],
+    *,
+    labeler: AbstractBaseUser,
+    remaining: bool = False,
+    now: datetime | None = None,
+) -> QuerySet[LabelingSession]:
+    """`sessions` annotated with the labeler's progress (read it with `progress_of`): items,
+    submitted, skipped; with `remaining`, also about how many items are still open to them and
+    whether they hold a live reservation."""
+    now = now or timezone.now()
+    mine = Assignment.objects.filter(item__session=OuterRef("pk"), labeler=labeler)
+    sessions = sessions.annotate(
+        n_items=_count(Item.objects.filter(session=OuterRef("pk")), "session"),
+        n_submitted=_count(mine.filter(state=AssignmentState.SUBMITTED), "labeler"),
+        n_skipped=_count(mine.filter(state=AssignmentState.SKIPPED), "labeler"),
+    )
+    if remaining:
+        # Items not complete, less those the labeler finished: two index counts, whatever the
+        # size of the session. (Items that other labelers hold reserved right now count as
+        # open: their reservations may run out.)
+        not_complete = Item.objects.filter(session=OuterRef("pk")).exclude(state=ItemState.COMPLETE)
+        finished = Assignment.objects.filter(
+            item__session=OuterRef("pk"), labeler=labeler, state__in=DONE_STATES
+        ).exclude(item__state=ItemState.COMPLETE)
+        sessions = sessions.annotate(
+            n_not_complete=_count(not_complete, "session"),
+            n_finished_open=_count(finished, "labeler"),
+            has_reservation=Exists(mine.live(now)),
+        )
+    return sessions
+
+
+def progress_of(session: LabelingSession) -> Progress:
+    """The progress annotated by `with_progress`."""
+    remaining = None
+    if hasattr(session, "n_not_complete"):
+        remaining = max(0, (session.n_not_complete or 0) - (session.n_finished_open or 0))
+    return Progress(
+        total=session.n_items or 0,
+        submitted=session.n_submitted or 0,
+        skipped=session.n_skipped or 0,
+        remaining=remaining,
+    )
+
+
+def labeler_progress(
+    *,
+    session: LabelingSession,
+    labeler: AbstractBaseUser,
+    with_remaining: bool = False,
+    now: datetime | None = None,
+) -> Progress:
+    """Items in the session, how many of them the labeler submitted and skipped, and with
+    `with_remaining` how many are still open to them. One query.
+
+    The item page shows this on every request, so the plain counts are one small SQL statement
+    (building the equivalent ORM query costs more CPU than running it)."""
+    if not with_remaining:
+        total, submitted, skipped = _progress_counts(session.pk, labeler.pk)
+        return Progress(total=total, submitted=submitted, skipped=skipped)
+    row = with_progress(
+        LabelingSession.objects.filter(pk=session.pk),
+        labeler=labeler,
+        remaining=with_remaining,
+        now=now,
+    ).first()
+    if row is None:
+        return Progress(total=0, submitted=0, skipped=0, remaining=0 if with_remaining else None)
+    return progress_of(row)
+
+
+def _progress_counts(session_id: int, labeler_id: int) -> tuple[int, int, int]:
+    item, assignment = Item._meta.db_table, Assignment._meta.db_table
+    sql = (
+        f"SELECT (SELECT COUNT(*) FROM {item} WHERE session_id = %s), "
+        "COUNT(*) FILTER (WHERE a.state = %s), COUNT(*) FILTER (WHERE a.state = %s) "
+        f"FROM {assignment} a INNER JOIN {item} i ON i.id = a.item_id "
+        "WHERE i.session_id = %s AND a.labeler_id = %s"
+    )
+    params = [
+        session_id,
+        AssignmentState.SUBMITTED.value,
+        AssignmentState.SKIPPED.value,
+        session_id,
+        labeler_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        total, submitted, skipped = cursor.fetchone()
+    return total or 0, submitted or 0, skipped or 0
+
+
+# --- item state ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Slots:
+    live: int  # live reservations of other labelers
+    submitted: int  # submissions of other labelers
+    skipped: int
+    mine_id: int | None
+    mine_state: str | None
+    mine_live: bool
+    mine_submitted: bool
+
+    @property
+    def held_by_others(self) -> int:
+        return self.live + self.submitted
+
+
+def _count_slots(item_id: int, labeler_id: int, now: datetime) -> _Slots:
+    """Count an item's slots (call while holding the item's row lock)."""
+    live = Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)
+    mine = Q(labeler_id=labeler_id)
+    counts = Assignment.objects.filter(item_id=item_id).aggregate(
+        live=Count("pk", filter=live & ~mine),
+        submitted=Count("pk", filter=Q(state=AssignmentState.SUBMITTED) & ~mine),
+        skipped=Count("pk", filter=Q(state=AssignmentState.SKIPPED)),
+        mine_id=Max("pk", filter=mine),
+        mine_state=Max("state", filter=mine),
+        mine_live=Count("pk", filter=live & mine),
+    )
+    return _Slots(
+        live=counts["live"],
+        submitted=counts["submitted"],
+        skipped=counts["skipped"],
+        mine_id=counts["mine_id"],
+        mine_state=counts["mine_state"],
+        mine_live=bool(counts["mine_live"]),
+        mine_submitted=counts["mine_state"] == AssignmentState.SUBMITTED,
+    )
+
+
+def _state_for(*, submitted: int, live: int, skipped: int, labels_per_item: int) -> str:
+    if submitted >= labels_per_item:
+        return ItemState.COMPLETE
+    if submitted or live:
+        return ItemState.IN_PROGRESS
+    if skipped:
+        return ItemState.SKIPPED
+    return ItemState.PENDING
+
+
+def _set_item_state(item: Item, state: str) -> None:
+    if item.state != state:
+        Item.objects.filter(pk=item.pk).update(state=state)
+        item.state = state
+
+
+# --- claiming ------------------------------------------------------------------------------------
+
+
+def _lock_assignment(assignment: Assignment) -> Assignment:
+    """The assignment again, fresh, with its item row and its own row locked (PostgreSQL)."""
+    return (
+        Assignment.objects.select_for_update(of=("self", "item"))
+        .select_related("item")
+        .get(pk=assignment.pk)
+    )
+
+
+_RETRY = object()
+CLAIM_WINDOW = 128
+
+
+def _first_unlocked(
+    session: LabelingSession, candidates: Callable[[QuerySet[Item]], QuerySet[Item]]
+) -> Item | None:
+    """The first candidate by position that no other transaction holds locked, locked now.
+
+    The session's open items are searched in windows (the first 128 by position, then the next
+    256, …): their ids are read first, with a plain ordered query, and the candidate conditions
+    (`candidates`: slot counts, the labeler's own work) are checked on those ids only. So a
+    claim looks at a bounded number of items whatever the planner believes: with stale
+    statistics (a session created a moment ago) PostgreSQL would otherwise count the slots of
+    every item of the session before sorting them.
+    """
+    open_items = (
+        Item.objects.filter(session=session)
+        .exclude(state=ItemState.COMPLETE)
+        .order_by("position", "id")
+        .values_list("pk", flat=True)
+    )
+    start, size = 0, CLAIM_WINDOW
+    while True:
+        window = list(open_items[start : start + size + 1])
+        if not window:
+            return None
+        # Skip items other claimers hold locked this instant: they take those, we the next.
+        item = (
+            candidates(Item.objects.filter(pk__in=window[:size]))
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if item is not None or len(window) <= size:
+            return item
+        start += size
+        size *= 2
+
+
+def claim_next_item(
+    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
+    """The item `labeler` should work on next in `session`, reserved for them; None when
+    nothing is left for them.
+
+    Their own live reservation comes first (its lease is extended). Otherwise the first item by
+    position that still needs labels and that they have not submitted or skipped is reserved.
+
+    Each attempt is one transaction. An attempt that finds its candidate filled up by someone
+    else in the meantime ends (releasing that item's lock) and the next attempt looks further;
+    so a claim never holds one item's lock while waiting for another's, and claimers cannot
+    deadlock.
+    """
+    tried: list[int] = []
+    while True:
+        result = _claim_attempt(session=session, labeler=labeler, now=now, tried=tried)
+        if result is not _RETRY:
+            return result  # type: ignore[return-value]
+
+
+@transaction.atomic
+def _claim_attempt(
+    *,
+    session: LabelingSession,
+    labeler: AbstractBaseUser,
+    now: datetime | None,
+    tried: list[int],
+) -> Assignment | object | None:
+    fixed_now = now
+    current = own_reservation(session=session, labeler=labeler, now=now)
+    if current is not None:
+        locked = _lock_assignment(current)
+        now = fixed_now or timezone.now()
+        if locked.state == AssignmentState.CLAIMED and locked.lease_expires_at > now:
+            locked.lease_expires_at = lease_end(session, now)
+            locked.last_active_at = now
+            locked.save(update_fields=["lease_expires_at", "last_active_at"])
+            locked.item.session = session
+            return locked
+        return _RETRY  # it lapsed between the two reads: claim like anyone else
+
+    candidates_at = fixed_now or timezone.now()
+
+    def candidates(items: QuerySet[Item]) -> QuerySet[Item]:
+        items = _with_free_slots(
+            items, labels_per_item=session.labels_per_item, labeler=labeler, now=candidates_at
+        )
+        if tried:
+            items = items.exclude(pk__in=tried)
+        return items.select_related("trace").order_by("position", "id")
+
+    item = _first_unlocked(session, candidates)
+    if item is None:
+        # Every candidate left may be locked by other claimers right now: wait for the first
+        # one rather than tell the labeler that nothing is left. (This transaction holds no
+        # other lock, so waiting cannot deadlock.)
+        open_items = Item.objects.filter(session=session).exclude(state=ItemState.COMPLETE)
+        item = candidates(open_items).select_for_update(of=("self",)).first()
+        if item is None:
+            return None
+    now = fixed_now or timezone.now()
+    slots = _count_slots(item.pk, labeler.pk, now)
+    if slots.mine_state in DONE_STATES or (
+        not slots.mine_live and slots.held_by_others >= session.labels_per_item
+    ):
+        # Done in another tab, or filled up, since the candidates were read: look further.
+        tried.append(item.pk)
+        return _RETRY
+    if slots.mine_live:
+        assignment = Assignment.objects.get(pk=slots.mine_id)
+    else:
+        fields = {
+            "state": AssignmentState.CLAIMED,
+            "claimed_at": now,
+            "lease_expires_at": lease_end(session, now),
+            "last_active_at": now,
+            "submitted_at": None,
+            "skip_reason": "",
+        }
+        if slots.mine_id is not None:
+            # An earlier reservation of theirs that lapsed (or was released): take it again.
+            Assignment.objects.filter(pk=slots.mine_id).update(**fields)
+            assignment = Assignment(pk=slots.mine_id, item=item, labeler=labeler, **fields)
+            assignment._state.adding = False
+        else:
+            assignment = Assignment.objects.create(item=item, labeler=labeler, **fields)
+    _set_item_state(
+        item,
+        _state_for(
+            submitted=slots.submitted,
+            live=slots.live + 1,
+            skipped=slots.skipped,
+            labels_per_item=session.labels_per_item,
+        ),
+    )
+    item.session = session
+    assignment.item = item
+    return assignment
+
+
+@dataclass(frozen=True)
+class Lease:
+    held: bool
+    expires_at: datetime | None
+    state: str
+
+
+@transaction.atomic
+def renew_lease(*, assignment: Assignment, now: datetime | None = None) -> Lease:
+    """Extend the labeler's reservation of an item they are working on.
+
+    A lease that lapsed is taken again when the item still has a free slot; when other
+    labelers took the slots meanwhile, the reservation is lost (`held` is False).
+    Submitted and skipped assignments hold no lease and are left alone.
+    """
+    locked = _lock_assignment(assignment)
+    session = assignment.item.session
+    now = now or timezone.now()
+    if locked.state != AssignmentState.CLAIMED:
+        return Lease(held=False, expires_at=None, state=locked.state)
+    if locked.lease_expires_at is None or locked.lease_expires_at <= now:
+        slots = _count_slots(locked.item_id, locked.labeler_id, now)
+        if slots.held_by_others >= session.labels_per_item:
+            return Lease(held=False, expires_at=locked.lease_expires_at, state=locked.state)
+        _set_item_state(
+            locked.item,
+            _state_for(
+                submitted=slots.submitted,
+                live=slots.live + 1,
+                skipped=slots.skipped,
+                labels_per_item=session.labels_per_item,
+            ),
+        )
+    expires = lease_end(session, now)
+    Assignment.objects.filter(pk=locked.pk).update(lease_expires_at=expires, last_active_at=now)
+    assignment.lease_expires_at = expires
+    assignment.last_active_at = now
+    return Lease(held=True, expires_at=expires, state=locked.state)
+
+
+# --- submitting ----------------------------------------------------------------------------------
+
+
+def current_assessment(assessment: Assessment) -> Assessment:
+    """The label that stands for `assessment` now: itself while it is valid, else the newest
+    assessment of its override chain (someone changed it in the trace explorer)."""
+    current = assessment
+    seen = {current.pk}
+    while not current.valid:
+        newer = Assessment.objects.filter(overrides=current).order_by("-create_time").first()
+        if newer is None or newer.pk in seen:
+            break
+        seen.add(newer.pk)
+        current = newer
+    return current
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    created: int
+    overridden: int
+    unchanged: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.overridden)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _assessment_for(
+    question: Question, *, source: services.Source, metadata: dict[str, Any], overrides: str = ""
+) -> services.Feedback | services.Expectation:
+    schema: LabelingSchema = question.schema
+    model = services.Expectation if schema.kind == AssessmentKind.EXPECTATION else services.Feedback
+    return model(
+        name=schema.name,
+        value=question.value,
+        rationale=question.rationale or None,
+        source=source,
+        metadata=metadata,
+        span_id=question.span.span_id if question.span is not None else None,
+        overrides=overrides or None,
+    )
+
+
+@transaction.atomic
+def submit_answers(
+    *, assignment: Assignment, sheet: AnswerSheet, now: datetime | None = None
+) -> SubmitOutcome:
+    """Store the answers of a valid answer sheet and mark the assignment submitted, in one
+    transaction.
+
+    Each answer becomes an Assessment (Feedback or Expectation per its schema; source HUMAN with
+    the labeler's login; the span for span questions; metadata naming the session and the
+    schema version) linked to the assignment by an `Answer`. Submitting again (a second tab, a
+    retry, going back to an item) stores nothing twice: an unchanged answer is left alone, a
+    changed one overrides the earlier assessment (which stays in the history), and a question
+    left empty keeps its earlier answer.
+
+    Raises `SlotTaken` when the labeler's reservation had lapsed (or they had skipped the item)
+    and other labelers have taken all of the item's slots since.
+    """
+    if not sheet.is_valid():
+        raise QueueError("The answers are not valid.")
+    locked = _lock_assignment(assignment)
+    item: Item = locked.item
+    session = assignment.item.session
+    trace = assignment.item.trace
+    now = now or timezone.now()
+
+    holds_slot = locked.state == AssignmentState.SUBMITTED or (
+        locked.state == AssignmentState.CLAIMED
+        and locked.lease_expires_at is not None
+        and locked.lease_expires_at > now
+    )
+    slots = None
+    if not holds_slot:
+        slots = _count_slots(item.pk, locked.labeler_id, now)
+        if slots.held_by_others >= session.labels_per_item:
+            raise SlotTaken(
+                "Your reservation of this item ran out and other labelers have taken it since, "
+                "so these answers were not saved."
+            )
+
+    # Answers exist only once an assignment was submitted (a submitted one stays submitted).
+    existing = {
+        (answer.schema_id, answer.span_id): answer
+        for answer in (
+            Answer.objects.filter(assignment=locked).select_related("assessment")
+            if locked.state == AssignmentState.SUBMITTED
+            else ()
+        )
+    }
+    source = services.Source(
+        source_type=SourceType.HUMAN, source_id=assignment.labeler.get_username()
+    )
+
+    new_rows = []
+    new_questions = []
+    overridden = unchanged = 0
+    for question in sheet.answers:
+        schema = question.schema
+        metadata = {"labeling_session_id": session.pk, "schema_version": schema.version}
+        key = (schema.pk, question.span.span_id if question.span is not None else "")
+        answer = existing.get(key)
+        if answer is None:
+            # The span comes from this trace's spans (the sheet was built from them), so the
+            # span check of `log_assessment` is not needed; `build_assessment` checks the rest.
+            new_rows.append(
+                services.build_assessment(
+                    trace=trace,
+                    assessment=_assessment_for(question, source=source, metadata=metadata),
+                )
+            )
+            new_questions.append(question)
+            continue
+        old = current_assessment(answer.assessment)
+        if old.pk != answer.assessment_id:
+            # Changed elsewhere since (the trace explorer): that label is the answer now.
+            answer.assessment = old
+            answer.save(update_fields=["assessment"])
+        if _same(old.value, question.value) and (old.rationale or "") == question.rationale:
+            unchanged += 1
+            continue
+        replacement = services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=_assessment_for(
+                question, source=source, metadata=metadata, overrides=old.assessment_id
+            ),
+        )
+        answer.assessment = replacement
+        answer.schema_version = schema.version
+        answer.save(update_fields=["assessment", "schema_version"])
+        overridden += 1
+
+    if new_rows:
+        created = Assessment.objects.bulk_create(new_rows)
+        Answer.objects.bulk_create(
+            [
+                Answer(
+                    assignment=locked,
+                    schema=question.schema,
+                    schema_version=question.schema.version,
+                    span_id=question.span.span_id if question.span is not None else "",
+                    assessment=row,
+                    created_at=now,
+                )
+                for question, row in zip(new_questions, created, strict=True)
+            ]
+        )
+
+    if locked.state != AssignmentState.SUBMITTED:
+        Assignment.objects.filter(pk=locked.pk).update(
+            state=AssignmentState.SUBMITTED,
+            submitted_at=now,
+            last_active_at=now,
+            lease_expires_at=None,
+            skip_reason="",
+        )
+        assignment.state = AssignmentState.SUBMITTED
+        assignment.submitted_at = now
+        assignment.lease_expires_at = None
+        if session.labels_per_item == 1:
+            _set_item_state(item, ItemState.COMPLETE)  # one submission completes it
+        else:
+            if slots is None:
+                slots = _count_slots(item.pk, locked.labeler_id, now)
+            _set_item_state(
+                item,
+                _state_for(
+                    submitted=slots.submitted + 1,
+                    live=slots.live,
+                    skipped=slots.skipped - (1 if locked.state == AssignmentState.SKIPPED else 0),
+                    labels_per_item=session.labels_per_item,
+                ),
+            )
+        assignment.item.state = item.state
+    elif new_rows or overridden:
+        Assignment.objects.filter(pk=locked.pk).update(last_active_at=now)
+    return SubmitOutcome(created=len(new_rows), overridden=overridden, unchanged=unchanged)
+
+
+# --- skipping and flagging -----------------------------------------------------------------------
+
+
+def _clean_reason(reason: str, *, limit: int, required: bool, what: str) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise QueueError(f"Say why you {what} this item.")
+    if len(reason) > limit:
+        raise QueueError(f"The reason is {len(reason):,} characters long; the limit is {limit:,}.")
+    return reason
+
+
+@transaction.atomic
+def skip_item(*, assignment: Assignment, reason: str = "", now: datetime | None = None) -> None:
+    """The labeler passes on an item (with an optional reason): its slot goes back to the
+    queue and it is not offered to them again. A submitted item cannot be skipped."""
+    reason = _clean_reason(reason, limit=SKIP_REASON_MAX_LENGTH, required=False, what="skip")
+    locked = _lock_assignment(assignment)
+    if locked.state == AssignmentState.SUBMITTED:
+        raise QueueError("You already submitted this item; it cannot be skipped now.")
+    session = assignment.item.session
+    now = now or timezone.now()
+    Assignment.objects.filter(pk=locked.pk).update(
+        state=AssignmentState.SKIPPED,
+        skip_reason=reason,
+        lease_expires_at=None,
+        last_active_at=now,
+    )
+    assignment.state = AssignmentState.SKIPPED
+    assignment.skip_reason = reason
+    assignment.lease_expires_at = None
+    labeling_services.refresh_item_states(session=session, item_ids=[locked.item_id])
+
+
+@transaction.atomic
+def flag_item(*, assignment: Assignment, reason: str) -> None:
+    """Flag an item for the curator (a broken trace, an unclear question …), with a reason.
+    The labeler can still answer or skip it."""
+    reason = _clean_reason(reason, limit=FLAG_REASON_MAX_LENGTH, required=True, what="flag")
+    Assignment.objects.filter(pk=assignment.pk).update(flagged=True, flag_reason=reason)
+    assignment.flagged = True
+    assignment.flag_reason = reason
+
+
+@transaction.atomic
+def unflag_item(*, assignment: Assignment) -> None:
+    """Withdraw the labeler's flag on an item."""
+    Assignment.objects.filter(pk=assignment.pk).update(flagged=False, flag_reason="")
+    assignment.flagged = False
+    assignment.flag_reason = ""

@@ -1,0 +1,274 @@
+// Review app: keyboard shortcuts, the current question, and lease renewal while the labeler is
+// active. Everything works without this file (plain forms and links); it only makes it faster.
+// Hooks: [data-review-item] (the swapped item), [data-question] (a question, with
+// data-question-number), [data-option-key] (an option's number key), [data-hotkey] (a control
+// that a key triggers: a button or link is clicked, a <summary> opens its <details>),
+// [data-open-dialog] (opens the <dialog> of that id), #lease-status[data-lease-interval].
+(function () {
+  "use strict";
+
+  const NOT_TEXT = new Set(["radio", "checkbox", "button", "submit", "reset", "range", "color", "file", "image"]);
+
+  function isTyping(el) {
+    if (!el || !el.tagName) return false;
+    if (el.isContentEditable) return true;
+    if (el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
+    return el.tagName === "INPUT" && !NOT_TEXT.has(el.type);
+  }
+
+  function itemRoot() {
+    return document.querySelector("[data-review-item]");
+  }
+
+  function questions() {
+    const root = itemRoot();
+    if (!root) return [];
+    return Array.from(root.querySelectorAll("[data-question]")).sort(function (a, b) {
+      return Number(a.dataset.questionNumber) - Number(b.dataset.questionNumber);
+    });
+  }
+
+  function currentQuestion() {
+    const root = itemRoot();
+    return root ? root.querySelector("[data-question].is-current") : null;
+  }
+
+  function setCurrent(question, focus) {
+    if (!question) return;
+    questions().forEach(function (q) {
+      if (q !== question) q.classList.remove("is-current");
+    });
+    question.classList.add("is-current");
+    if (focus) {
+      question.tabIndex = -1;
+      question.focus({ preventScroll: true });
+      question.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function move(step) {
+    const all = questions();
+    if (!all.length) return;
+    const index = all.indexOf(currentQuestion());
+    let next = index < 0 ? (step > 0 ? 0 : all.length - 1) : index + step;
+    next = Math.max(0, Math.min(all.length - 1, next));
+    setCurrent(all[next], true);
+  }
+
+  function pickOption(key) {
+    const question = currentQuestion() || questions()[0];
+    if (!question) return false;
+    const input = question.querySelector('[data-option-key="' + key + '"]');
+    if (!input) {
+      // A number question: the digit starts the answer (the key goes on to the field).
+      const number = question.querySelector('input[type="number"]');
+      if (number) {
+        setCurrent(question, false);
+        number.focus();
+      }
+      return false;
+    }
+    setCurrent(question, false);
+    input.click(); // checks a radio, toggles a checkbox; fires input/change like a person would
+    input.focus({ preventScroll: true });
+    if (input.type === "radio") {
+      // A single answer is given: go on to the next question, as a person would.
+      const all = questions();
+      const index = all.indexOf(question);
+      if (index >= 0 && index < all.length - 1) setCurrent(all[index + 1], true);
+    }
+    return true;
+  }
+
+  function openDialog(id) {
+    const dialog = document.getElementById(id);
+    if (dialog && typeof dialog.showModal === "function" && !dialog.open) dialog.showModal();
+  }
+
+  function trigger(el) {
+    if (el.tagName === "SUMMARY") {
+      const details = el.parentElement;
+      details.open = true;
+      const field = details.querySelector("input:not([type=hidden]), textarea, button");
+      if (field) field.focus();
+      return;
+    }
+    if (el.dataset.openDialog) {
+      openDialog(el.dataset.openDialog);
+      return;
+    }
+    el.focus({ preventScroll: true });
+    el.click();
+  }
+
+  function hotkeyTarget(key) {
+    const selector = '[data-hotkey="' + CSS.escape(key) + '"]';
+    const root = itemRoot();
+    return (root && root.querySelector(selector)) || document.querySelector(selector);
+  }
+
+  function submitFormOf(active) {
+    // Ctrl/Cmd+Enter submits the form the focused field belongs to (the skip or flag reason),
+    // else the answers.
+    const owner = active && active.form;
+    const root = itemRoot();
+    const form = owner || (root && root.querySelector("[data-answer-form]"));
+    if (!form) return false;
+    if (typeof form.requestSubmit === "function") form.requestSubmit();
+    else form.submit();
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.isComposing) return;
+    if (document.querySelector("dialog[open]")) return; // the dialog handles its own keys (Esc)
+    const active = document.activeElement;
+    const mod = event.ctrlKey || event.metaKey;
+
+    if (mod && event.key === "Enter") {
+      if (submitFormOf(active)) event.preventDefault();
+      return;
+    }
+    if (event.key === "Escape") {
+      const details = active && active.closest && active.closest("details[open][data-action-details]");
+      if (details) {
+        details.open = false;
+        details.querySelector("summary").focus();
+        event.preventDefault();
+        return;
+      }
+      if (isTyping(active)) {
+        const question = active.closest("[data-question]");
+        if (question) setCurrent(question, true);
+        else active.blur();
+        event.preventDefault();
+      }
+      return;
+    }
+    if (isTyping(active) || mod || event.altKey) return;
+
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (/^[1-9]$/.test(key)) {
+      if (pickOption(key)) event.preventDefault();
+      return;
+    }
+    const onRadio = active && active.type === "radio";
+    if (key === "j" || (key === "ArrowDown" && !onRadio && questions().length && currentQuestion())) {
+      move(1);
+      event.preventDefault();
+      return;
+    }
+    if (key === "k" || (key === "ArrowUp" && !onRadio && questions().length && currentQuestion())) {
+      move(-1);
+      event.preventDefault();
+      return;
+    }
+    if (key === "Enter" && active && active.matches && active.matches("[data-question]")) {
+      const field = active.querySelector("textarea, input:not([type=hidden])");
+      if (field) {
+        field.focus();
+        event.preventDefault();
+      }
+      return;
+    }
+    if (event.key === "?" || key.length === 1) {
+      const target = hotkeyTarget(event.key === "?" ? "?" : key);
+      if (target && !target.disabled) {
+        trigger(target);
+        event.preventDefault();
+      }
+    }
+  });
+
+  // The question that holds the focus is the current one.
+  document.addEventListener("focusin", function (event) {
+    const question = event.target.closest && event.target.closest("[data-question]");
+    if (question && !question.classList.contains("is-current")) setCurrent(question, false);
+  });
+
+  document.addEventListener("click", function (event) {
+    const opener = event.target.closest && event.target.closest("[data-open-dialog]");
+    if (opener) {
+      openDialog(opener.dataset.openDialog);
+      event.preventDefault();
+    }
+  });
+
+  // --- lease renewal: ping while the labeler is active --------------------------------------
+  let lastActivity = Date.now();
+  let lastRenewal = Date.now();
+  function markActive() {
+    lastActivity = Date.now();
+  }
+  ["keydown", "pointerdown", "input", "wheel", "scroll"].forEach(function (name) {
+    document.addEventListener(name, markActive, { passive: true, capture: true });
+  });
+  let lastMove = 0;
+  document.addEventListener(
+    "mousemove",
+    function () {
+      const now = Date.now();
+      if (now - lastMove > 2000) {
+        lastMove = now;
+        markActive();
+      }
+    },
+    { passive: true }
+  );
+  window.setInterval(function () {
+    const status = document.querySelector("#lease-status[data-lease-interval]");
+    if (!status || !window.htmx || document.hidden) return;
+    const interval = Number(status.dataset.leaseInterval) * 1000;
+    if (Date.now() - lastRenewal >= interval && lastActivity > lastRenewal) {
+      lastRenewal = Date.now();
+      window.htmx.trigger(document.body, "lease-renew");
+    }
+  }, 1000);
+
+  // --- the questions panel fits the window, so Submit & next is always in view --------------------
+  let fitQueued = false;
+  function fitPanel() {
+    fitQueued = false;
+    const panel = document.querySelector("[data-review-panel]");
+    if (!panel || getComputedStyle(panel).position !== "sticky") return;
+    const top = Math.max(panel.getBoundingClientRect().top, 0);
+    panel.style.maxHeight = Math.max(240, window.innerHeight - top - 8) + "px";
+  }
+  function queueFit() {
+    if (!fitQueued) {
+      fitQueued = true;
+      window.requestAnimationFrame(fitPanel);
+    }
+  }
+  window.addEventListener("scroll", queueFit, { passive: true });
+  window.addEventListener("resize", queueFit);
+  document.addEventListener("toggle", queueFit, true); // the instructions open and close
+
+  // --- after load and after each swap ------------------------------------------------------------
+  let shownItem = null;
+  function settle() {
+    const root = itemRoot();
+    if (!root || root === shownItem) return;
+    const firstLoad = shownItem === null;
+    shownItem = root;
+    root.dataset.ready = "1"; // (tests wait for this)
+    lastRenewal = Date.now(); // the claim or page load just renewed the reservation
+    root.querySelectorAll("[data-open-dialog][hidden]").forEach(function (el) {
+      el.hidden = false;
+    });
+    if (root.dataset.title) document.title = root.dataset.title + " · Review App";
+    fitPanel();
+    const invalid = root.querySelector("[data-question].has-error");
+    const target = invalid || questions()[0];
+    if (target) {
+      setCurrent(target, true);
+    } else if (!firstLoad) {
+      const heading = root.querySelector("h1[tabindex]");
+      if (heading) heading.focus({ preventScroll: true });
+    }
+  }
+  document.addEventListener("DOMContentLoaded", settle);
+  // After settling: htmx restores the class attributes of elements kept by id when it settles,
+  // which would drop the "current question" mark set any earlier.
+  document.addEventListener("htmx:afterSettle", settle);
+})();
