@@ -7,13 +7,10 @@ that do not exist or belong to another experiment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import transaction
@@ -47,6 +44,7 @@ from labeling.models import (
     SessionSchema,
     SessionStatus,
 )
+from reviewapp.access import curator_required
 from reviewapp.types import HtmxHttpRequest
 from traces.forms import TraceFilterForm
 from traces.models import Experiment, LifecycleStage, Span, Trace
@@ -62,22 +60,6 @@ DASHBOARD_POLL_SECONDS = 5
 
 
 # --- access --------------------------------------------------------------------------------------
-
-
-def curator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Curators (active staff users) only: anonymous users go to the login page, everyone else
-    gets 403."""
-
-    @wraps(view)
-    def wrapped(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not (user.is_active and user.is_staff):
-            raise PermissionDenied("The console is for curators.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _check_curator(request: HtmxHttpRequest) -> None:

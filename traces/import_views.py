@@ -8,25 +8,20 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
+from reviewapp.access import curator_required
 from reviewapp.types import HtmxHttpRequest
 from traces.mlflow_json import TRACE_FILE_SUFFIXES, FileResult, import_trace_file
 from traces.models import NAME_MAX_LENGTH, Experiment, LifecycleStage
 from traces.services import validate_name
 
 RESULTS_SESSION_KEY = "traces.import_results"
-
-
-def require_curator(request: HtmxHttpRequest) -> None:
-    """Importing is for curators (staff) only."""
-    if not request.user.is_staff:
-        raise PermissionDenied("Only curators can import traces.")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -171,11 +166,11 @@ def _page(
     return render(request, template, context, status=status)
 
 
+@curator_required
 @require_http_methods(["GET", "POST"])
 def import_traces(request: HtmxHttpRequest) -> HttpResponse:
     """Upload MLflow trace JSON files into an experiment; each file is imported whole or not
     at all, and reported: imported, already present, or failed with the problem."""
-    require_curator(request)
     if request.method == "GET":
         return _page(request, TraceUploadForm(), request.session.pop(RESULTS_SESSION_KEY, None))
     limit = settings.TRACE_UPLOAD_MAX_BYTES
