@@ -273,3 +273,22 @@ def test_count_stops_at_the_cap(labeler_client, experiment, monkeypatch):
         make_trace(experiment, state="ERROR")
     count_url = reverse("traces:trace_count", args=[experiment.pk]) + "?state=ERROR"
     assert "of <strong>2+</strong> traces" in labeler_client.get(count_url).content.decode()
+
+
+def test_curators_can_send_the_selection_to_a_session(client, curator, labeler, experiment):
+    """The list's row checkboxes belong to a form that posts to the console's add page, with
+    the list's filters in the query string (for "add all matching")."""
+    trace = make_trace(experiment)
+    url = reverse("traces:trace_list", args=[experiment.pk]) + "?state=OK"
+    client.force_login(labeler)
+    assert 'id="trace-selection"' not in client.get(url).content.decode()
+
+    client.force_login(curator)
+    html = client.get(url).content.decode()
+    action = reverse("console:add_to_session", args=[experiment.pk]) + "?state=OK"
+    assert f'<form id="trace-selection" method="post" action="{action}">' in html
+    assert f'value="{trace.trace_id}" form="trace-selection"' in html
+
+    response = client.post(action, {"trace": [trace.trace_id]})
+    assert response.status_code == 200
+    assert trace.trace_id in response.content.decode()

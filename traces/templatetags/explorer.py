@@ -86,7 +86,7 @@ def trace_rows(rows: list) -> SafeString:
         out.append(
             "<tr>"
             f'<td class="select-col"><input type="checkbox" name="trace" value="{trace_id}"'
-            f' aria-label="Select trace {trace_id}"></td>'
+            f' form="trace-selection" aria-label="Select trace {trace_id}"></td>'
             f'<td class="preview"><a href="{escape(row.url)}" class="preview-link">'
             f"{escape(row.request_text) or '(empty request)'}</a></td>"
             f'<td class="preview"><span class="preview-text">{escape(row.response_text)}'
