@@ -31,3 +31,12 @@ def test_override_then_delete_restores(curator_client):
     first.refresh_from_db()
     assert first.valid
     assert curator_client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_nav_marks_only_the_current_section(curator_client):
+    html = curator_client.get("/review/").content.decode()
+    assert html.count('aria-current="page"') == 1
+    assert 'aria-current="page">Review' in html
+    html = curator_client.get("/").content.decode()
+    assert 'aria-current="page">Home' in html and html.count('aria-current="page"') == 1
