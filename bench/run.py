@@ -4,7 +4,10 @@
         .venv/bin/python -m bench.run [--runs 15]
 
 Requests go through the whole Django stack in-process (middleware, sessions, views, templates)
-with the test client, signed in as a labeler; DEBUG is off as in production. Prints the median,
+with the test client, signed in as a curator (who sees every trace); with `--as labeler`, as a
+labeler assigned to an active labeling session holding --assigned traces of the experiment
+(spread over its whole time range, the 5,000-span trace among them), who sees only those.
+DEBUG is off as in production. Prints the median,
 p95 and fastest time of each page over --runs runs (after two warm-up runs), its query count
 and size. Targets: list pages under 150 ms, the 5,000-span trace page under 500 ms.
 """
@@ -24,6 +27,13 @@ TARGETS_MS = {"list": 150, "trace": 500, "count": None}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--as", dest="role", choices=["curator", "labeler"], default="curator")
+    parser.add_argument(
+        "--assigned",
+        type=int,
+        default=1000,
+        help="with --as labeler: how many traces their labeling session holds",
+    )
     args = parser.parse_args()
     os.environ["DEBUG"] = "0"
     setup_django()
@@ -39,10 +49,14 @@ def main() -> None:
     experiment = Experiment.objects.filter(name=EXPERIMENT).first()
     if experiment is None:
         raise SystemExit(f"No {EXPERIMENT!r} experiment: run `python -m bench.generate` first.")
-    user, _ = User.objects.get_or_create(username="bench-labeler")
+    if args.role == "curator":
+        user, _ = User.objects.get_or_create(username="bench-curator", defaults={"is_staff": True})
+        trace_count = experiment.traces.count()
+    else:
+        user, _ = User.objects.get_or_create(username="bench-labeler")
+        trace_count = assign_labeler(user, experiment, args.assigned)
     client = Client()
     client.force_login(user)
-    trace_count = experiment.traces.count()
     deep_page = max(1, trace_count // 50 - 10)
     span = (
         Span.objects.filter(trace__trace_id=BIG_TRACE_ID, span_type="RETRIEVER")
@@ -94,7 +108,8 @@ def main() -> None:
     ]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"{connection.vendor}, {trace_count:,} traces in {EXPERIMENT}; {args.runs} runs each; "
+        f"{connection.vendor}, {trace_count:,} traces in {EXPERIMENT} seen by the {args.role}; "
+        f"{args.runs} runs each; "
         f"load average {load:.1f} on {os.cpu_count()} CPUs\n"
     )
     print(f"{'page':<44} {'median':>8} {'p95':>8} {'min':>8} {'queries':>8} {'KB':>6}  target")
@@ -127,6 +142,35 @@ def main() -> None:
             f"{len(queries):>8} {len(response.content) / 1024:>6.0f}  {verdict}"
         )
     raise SystemExit(1 if failed else 0)
+
+
+def assign_labeler(user, experiment, assigned: int) -> int:
+    """An active session "bench: <user>" with `assigned` traces of the experiment (every k-th
+    by time, and the big trace), `user` its labeler; returns how many traces they see."""
+    from labeling.models import Item, LabelingSession
+    from traces.models import Trace
+
+    session, _ = LabelingSession.objects.get_or_create(
+        experiment=experiment,
+        name=f"bench: {user.get_username()}",
+        defaults={"status": "active"},
+    )
+    session.labelers.add(user)
+    if session.items.count() != assigned:
+        session.items.all().delete()
+        pks = list(
+            Trace.objects.filter(experiment=experiment)
+            .order_by("request_time")
+            .values_list("pk", flat=True)
+        )
+        step = max(1, len(pks) // max(1, assigned - 1))
+        chosen = pks[::step][: assigned - 1]
+        chosen += list(Trace.objects.filter(trace_id=BIG_TRACE_ID).values_list("pk", flat=True))
+        Item.objects.bulk_create(
+            [Item(session=session, trace_id=pk, position=i) for i, pk in enumerate(chosen)],
+            ignore_conflicts=True,
+        )
+    return session.items.count()
 
 
 if __name__ == "__main__":

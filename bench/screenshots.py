@@ -131,6 +131,17 @@ def seed() -> tuple[int, str]:
         value=["kb/shipping/tracking.md", "kb/shipping/delays.md"],
         source=human,
     )
+    # Labelers see the traces of the active sessions they are assigned to: maria's queue.
+    from labeling.models import Item, LabelingSession
+
+    session = LabelingSession.objects.create(
+        experiment=experiment, name="Support answers, week 12", status="active"
+    )
+    session.labelers.add(User.objects.get(username="maria"))
+    Item.objects.bulk_create(
+        Item(session=session, trace=trace, position=position)
+        for position, trace in enumerate(experiment.traces.order_by("request_time"))
+    )
     return experiment.pk, featured
 
 

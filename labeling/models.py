@@ -15,7 +15,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max, Q
+from django.db.models import (
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Max,
+    OuterRef,
+    Q,
+)
 from django.utils import timezone
 
 from traces.models import NAME_MAX_LENGTH, Assessment, AssessmentKind, Experiment, Trace
@@ -168,6 +178,16 @@ class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
     def for_labeler(self, user) -> LabelingSessionQuerySet:
         """Sessions a labeler may work on: active, and the user is assigned."""
         return self.active().filter(labelers=user)
+
+    def open_to(self, user) -> LabelingSessionQuerySet:
+        """Active sessions the user is assigned to as a labeler or as a reviewer: whose
+        traces they may read in the trace explorer (`traces.access`). No duplicates."""
+        labelers = LabelingSession.labelers.through.objects.filter(user=user)
+        reviewers = LabelingSession.reviewers.through.objects.filter(user=user)
+        return self.active().filter(
+            Q(pk__in=labelers.values("labelingsession_id"))
+            | Q(pk__in=reviewers.values("labelingsession_id"))
+        )
 
     def with_progress(self) -> list[LabelingSession]:
         """The sessions, each with `progress` (item counts by state) and `n_labelers`: two
@@ -330,6 +350,23 @@ class ItemState(models.TextChoices):
 
 
 class ItemQuerySet(models.QuerySet["Item"]):
+    def open_to(self, user) -> ItemQuerySet:
+        """Items of the active sessions the user is assigned to (labeler or reviewer)."""
+        return self.filter(session__in=LabelingSession.objects.open_to(user))
+
+    def blind_for(self, user) -> ItemQuerySet:
+        """Items on which `user` may not see other people's or judges' labels yet: items of
+        active blind sessions they are assigned to label, which they have not submitted or
+        skipped."""
+        finished = Assignment.objects.filter(
+            item=OuterRef("pk"),
+            labeler=user,
+            state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED],
+        )
+        return self.filter(
+            session__status=SessionStatus.ACTIVE, session__blind=True, session__labelers=user
+        ).exclude(Exists(finished))
+
     def progress_by_session(self) -> dict[int, Progress]:
         """Item counts by state for each session, in one grouped query."""
         counts: dict[int, dict[str, int]] = defaultdict(dict)

@@ -223,6 +223,36 @@ def make_review_session(
     return session
 
 
+def assign_traces(
+    user: Any,
+    *traces: Trace,
+    status: str = "active",
+    blind: bool = False,
+    reviewer: bool = False,
+):
+    """Make `traces` visible to a labeler in the trace explorer: items of a labeling session of
+    their experiment (one per user, experiment, status and blind mode, reused) that `user` is
+    assigned to, as a labeler or with `reviewer` as a reviewer. Returns the (last) session."""
+    from labeling.models import Item, LabelingSession
+
+    session = None
+    for trace in traces:
+        session, _ = LabelingSession.objects.get_or_create(
+            experiment_id=trace.experiment_id,
+            name=f"{user.get_username()} {status}{' blind' if blind else ''}"
+            f"{' review' if reviewer else ''}",
+            defaults={"status": status, "blind": blind},
+        )
+        (session.reviewers if reviewer else session.labelers).add(user)
+        Item.objects.get_or_create(session=session, trace=trace, defaults={"position": trace.pk})
+    return session
+
+
+def assign_experiment(user: Any, experiment: Experiment, **options: Any):
+    """`assign_traces` for every trace of the experiment (so far)."""
+    return assign_traces(user, *Trace.objects.filter(experiment=experiment), **options)
+
+
 def human(user_or_name: Any) -> services.Source:
     """The source of a label made in the UI by this user (HUMAN, their login)."""
     name = user_or_name if isinstance(user_or_name, str) else user_or_name.get_username()

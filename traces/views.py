@@ -37,6 +37,7 @@ from traces.forms import (
 from traces.models import (
     Assessment,
     AssessmentKind,
+    AssessmentQuerySet,
     Experiment,
     SourceType,
     Span,
@@ -65,6 +66,9 @@ FILTERED_COUNT_CAP = 10_000
 
 @require_GET
 def experiment_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Every experiment the user may see, with its counts over the traces and labels they may
+    see (for curators: all of them). One query."""
+
     def per_experiment(queryset: Any, value: Any) -> Subquery:
         return Subquery(
             queryset.filter(experiment=OuterRef("pk"))
@@ -74,20 +78,21 @@ def experiment_list(request: HtmxHttpRequest) -> HttpResponse:
             .values("value")
         )
 
+    user = request.user
+    traces = access.restrict_traces(user, Trace.objects.all())
+    labels = access.visible_labels(user)
     experiments = list(
-        access.visible_experiments(request.user)
+        access.visible_experiments(user)
         .annotate(
-            trace_count=per_experiment(Trace.objects.all(), Count("pk")),
-            labeled_count=per_experiment(
-                Assessment.objects.filter(valid=True), Count("trace", distinct=True)
-            ),
+            trace_count=per_experiment(traces, Count("pk")),
+            labeled_count=per_experiment(labels.filter(valid=True), Count("trace", distinct=True)),
             last_trace_time=Subquery(
-                Trace.objects.filter(experiment=OuterRef("pk"))
+                traces.filter(experiment=OuterRef("pk"))
                 .order_by("-request_time")
                 .values("request_time")[:1]
             ),
             last_label_time=Subquery(
-                Assessment.objects.filter(experiment=OuterRef("pk"))
+                labels.filter(experiment=OuterRef("pk"))
                 .order_by("-last_update_time")
                 .values("last_update_time")[:1]
             ),
@@ -99,7 +104,8 @@ def experiment_list(request: HtmxHttpRequest) -> HttpResponse:
         experiment.last_activity = max(times) if times else None
         experiment.trace_count = experiment.trace_count or 0
         experiment.labeled_count = experiment.labeled_count or 0
-    return render(request, "traces/experiment_list.html", {"experiments": experiments})
+    context = {"experiments": experiments, "is_curator": access.is_curator(user)}
+    return render(request, "traces/experiment_list.html", context)
 
 
 # --- trace list ----------------------------------------------------------------------------------
@@ -159,9 +165,14 @@ def _shorten(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def label_columns(experiment: Experiment) -> list[LabelColumn]:
-    """Every label name used in the experiment (all its traces), feedback first: one query."""
-    pairs = Assessment.objects.kinds_and_names(experiment.pk)
+def label_columns(experiment: Experiment, user: access.User | None = None) -> list[LabelColumn]:
+    """Every label name used in the experiment, feedback first: one query. Over all its
+    traces for curators (and with no `user`: the curators' console); for anyone else over the
+    labels they may see (`access.label_kinds_and_names`)."""
+    if user is None:
+        pairs = Assessment.objects.kinds_and_names(experiment.pk)
+    else:
+        pairs = access.label_kinds_and_names(user, experiment)
     columns = [LabelColumn(kind, name) for kind, name in pairs]
     return sorted(columns, key=lambda c: (c.kind != AssessmentKind.FEEDBACK, c.name.casefold()))
 
@@ -180,8 +191,11 @@ def filter_traces(
     *,
     experiment: Experiment,
     columns: list[LabelColumn],
+    labels: AssessmentQuerySet | None = None,
 ) -> TraceQuerySet:
-    """Apply the valid parts of the filter form (an invalid field is shown, and ignored)."""
+    """Apply the valid parts of the filter form (an invalid field is shown, and ignored).
+    The label filters look at `labels` (default: every label; in the explorer, the labels
+    the user may see, so a filter cannot find labels that blind mode hides)."""
     data = getattr(form, "cleaned_data", {})
     if q := (data.get("q") or "").strip():
         traces = traces.filter(Q(request_preview__icontains=q) | Q(response_preview__icontains=q))
@@ -203,7 +217,9 @@ def filter_traces(
     presence = data.get("presence") or LabelPresence.HAS
     if label or value or source or presence == LabelPresence.LACKS:
         # The experiment (and kind) let the (experiment, kind, name) index answer.
-        labels = Assessment.objects.filter(trace=OuterRef("pk"), experiment=experiment, valid=True)
+        labels = (labels if labels is not None else Assessment.objects.all()).filter(
+            trace=OuterRef("pk"), experiment=experiment, valid=True
+        )
         if label:
             kinds = [c.kind for c in columns if c.name == label]
             labels = labels.filter(kind__in=kinds, name=label)
@@ -218,12 +234,15 @@ def filter_traces(
     return traces
 
 
-def _rows(traces: list[Trace], columns: list[LabelColumn]) -> list[TraceRow]:
-    """Rows with the current labels of these traces, one cell per column: one query."""
+def _rows(
+    traces: list[Trace], columns: list[LabelColumn], labels: AssessmentQuerySet
+) -> list[TraceRow]:
+    """Rows with the current labels of these traces (of `labels`: those the user may see), one
+    cell per column: one query."""
     index = {(c.kind, c.name): i for i, c in enumerate(columns)}
     values: dict[int, list[list[str]]] = {t.pk: [[] for _ in columns] for t in traces}
     labels = (
-        Assessment.objects.filter(trace__in=[t.pk for t in traces], valid=True)
+        labels.filter(trace__in=[t.pk for t in traces], valid=True)
         .only(
             "trace_id",
             "kind",
@@ -304,18 +323,28 @@ class TraceSearch:
     columns: list[LabelColumn]
     form: TraceFilterForm
     traces: TraceQuerySet
+    labels: AssessmentQuerySet  # the labels the user may see
 
 
 def _search(request: HtmxHttpRequest, experiment_id: int) -> TraceSearch:
+    """The experiment's traces the user may see, as the list's query string filters them."""
+    user = request.user
     experiment = access.get_experiment_for_user(request, experiment_id)
-    columns = label_columns(experiment)
+    columns = label_columns(experiment, user)
     names = sorted({c.name for c in columns}, key=str.casefold)
     form = TraceFilterForm(request.GET, label_names=names)
     form.is_valid()
+    labels = access.visible_labels(user)
     traces = filter_traces(
-        Trace.objects.in_experiment(experiment), form, experiment=experiment, columns=columns
+        access.restrict_traces(user, Trace.objects.in_experiment(experiment)),
+        form,
+        experiment=experiment,
+        columns=columns,
+        labels=labels,
     )
-    return TraceSearch(experiment=experiment, columns=columns, form=form, traces=traces)
+    return TraceSearch(
+        experiment=experiment, columns=columns, form=form, traces=traces, labels=labels
+    )
 
 
 @require_GET
@@ -329,7 +358,7 @@ def trace_list(request: HtmxHttpRequest, experiment_id: int) -> HttpResponse:
         per_page=PAGE_SIZE,
         fetch=lambda pks: Trace.objects.filter(pk__in=pks).only(*LIST_FIELDS),
     )
-    rows = _rows(page.object_list, columns)
+    rows = _rows(page.object_list, columns, search.labels)
     query = request.GET.copy()
     query.pop("page", None)
     toggles = {
@@ -349,6 +378,7 @@ def trace_list(request: HtmxHttpRequest, experiment_id: int) -> HttpResponse:
         "expectation_columns": [c for c in columns if c.kind == AssessmentKind.EXPECTATION],
         "rows": rows,
         "page": page,
+        "is_curator": access.is_curator(request.user),
         "query": query.urlencode(),
         "sort": sort,
         "sort_urls": sort_urls,
@@ -431,7 +461,7 @@ def _pane_context(
     the trace as a whole too), the experiment's label names and the Add label form."""
     root = _is_root(span)
     if labels is None:
-        labels = list(Assessment.objects.filter(trace=trace, valid=True))
+        labels = list(access.trace_labels(request.user, trace).valid())
     if root:
         shown = [a for a in labels if not a.span_id or (span and a.span_id == span.span_id)]
     else:
@@ -442,7 +472,11 @@ def _pane_context(
         "is_root": root,
         "span_param": span.span_id if span else "",
         "labels": _label_views(request, shown),
-        "label_names": sorted({c.name for c in label_columns(trace.experiment)}, key=str.casefold),
+        "label_names": sorted(
+            {c.name for c in label_columns(trace.experiment, request.user)}, key=str.casefold
+        ),
+        # Blind mode: only the user's own labels show until they submit the item.
+        "blind_session_id": getattr(trace, "blind_session_id", None),
         "add_form": form or AddLabelForm(),
         "announce": announce,
         "highlight": highlight,
@@ -484,7 +518,7 @@ def _trace_page(
     form: AddLabelForm | None = None,
 ) -> HttpResponse:
     """The whole trace page: span tree, span panel and labels pane."""
-    labels = list(Assessment.objects.filter(trace=trace, valid=True))
+    labels = list(access.trace_labels(request.user, trace).valid())
     # Light rows (no payloads), as named tuples: model instances would cost more than the
     # whole tree at thousands of spans.
     rows = (
@@ -695,7 +729,12 @@ def label_delete(request: HtmxHttpRequest, trace_id: str, assessment_id: str) ->
 def label_history(request: HtmxHttpRequest, trace_id: str, assessment_id: str) -> HttpResponse:
     trace = access.get_trace_for_user(request, trace_id)
     assessment = access.get_assessment_for_user(request, trace, assessment_id)
-    chain = services.assessment_history(assessment)
+    # Blind mode: only the user's own versions (the chain may hold someone else's edits).
+    chain = [
+        version
+        for version in services.assessment_history(assessment)
+        if access.can_see_label(request.user, trace, version)
+    ]
     context = {
         "trace": trace,
         "experiment": trace.experiment,

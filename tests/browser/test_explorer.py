@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import make_chat_trace
+from tests.factories import assign_traces, make_chat_trace
 from traces.models import Assessment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,6 +43,7 @@ def add_label(page, *, name, data_type, value, kind="Feedback", rationale=""):
 
 def test_label_a_span_then_see_edit_and_delete(page, login, labeler):
     trace = make_chat_trace()
+    assign_traces(labeler, trace)
     login(labeler)
 
     # Open the trace from the experiment's trace list.
@@ -128,6 +129,7 @@ def test_label_a_span_then_see_edit_and_delete(page, login, labeler):
 
 def test_keyboard_focus_is_visible_and_arrows_move_in_the_tree(page, login, labeler):
     trace = make_chat_trace()
+    assign_traces(labeler, trace)
     login(labeler)
     page.goto(f"/traces/{trace.trace_id}/")
     for _ in range(40):

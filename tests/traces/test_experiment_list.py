@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.factories import make_experiment, make_feedback, make_trace
+from tests.factories import assign_experiment, make_experiment, make_feedback, make_trace
 from traces.models import LifecycleStage
 
 URL = reverse("traces:experiments")
@@ -17,7 +17,7 @@ def test_anonymous_is_sent_to_login(client):
 
 
 @pytest.mark.django_db
-def test_counts_and_links(labeler_client):
+def test_counts_and_links(curator_client):
     experiment = make_experiment("support-bot", description="Customer support")
     labeled = make_trace(experiment)
     make_trace(experiment)
@@ -27,7 +27,7 @@ def test_counts_and_links(labeler_client):
     make_experiment("empty one")
     make_experiment("gone", lifecycle_stage=LifecycleStage.DELETED)
 
-    response = labeler_client.get(URL)
+    response = curator_client.get(URL)
 
     assert response.status_code == 200
     rows = {e.name: e for e in response.context["experiments"]}
@@ -42,21 +42,26 @@ def test_counts_and_links(labeler_client):
 
 
 @pytest.mark.django_db
-def test_query_count_does_not_grow(labeler_client, django_assert_num_queries):
+@pytest.mark.parametrize("role", ["curator", "labeler"])
+def test_query_count_does_not_grow(client, curator, labeler, role, django_assert_num_queries):
+    client.force_login(curator if role == "curator" else labeler)
     for index in range(3):
-        make_trace(make_experiment(f"e{index}"))
+        assign_experiment(labeler, make_trace(make_experiment(f"e{index}")).experiment)
     with django_assert_num_queries(3):
-        labeler_client.get(URL)
+        client.get(URL)
     for index in range(3, 12):
         trace = make_trace(make_experiment(f"e{index}"))
         make_feedback(trace)
+        assign_experiment(labeler, trace.experiment)
     with django_assert_num_queries(3):
-        labeler_client.get(URL)
+        response = client.get(URL)
+    assert len(response.context["experiments"]) == 12
 
 
 @pytest.mark.django_db
-def test_home_cards_link_to_the_trace_list(labeler_client):
+def test_home_cards_link_to_the_trace_list(labeler_client, labeler):
     experiment = make_experiment("support-bot")
     make_trace(experiment)
+    assign_experiment(labeler, experiment)
     html = labeler_client.get("/").content.decode()
     assert reverse("traces:trace_list", args=[experiment.pk]) in html

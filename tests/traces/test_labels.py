@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.factories import human, make_chat_trace, make_feedback
+from tests.factories import assign_traces, human, make_chat_trace, make_feedback
 from traces import services
 from traces.models import Assessment, SourceType
 
@@ -16,8 +16,11 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def trace():
-    return make_chat_trace()
+def trace(labeler):
+    """A trace the labeler may see: an item of an active session they are assigned to."""
+    trace = make_chat_trace()
+    assign_traces(labeler, trace)
+    return trace
 
 
 def create_url(trace):

@@ -6,7 +6,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import human, make_expectation, make_experiment, make_feedback, make_trace
+from tests.factories import (
+    assign_experiment,
+    human,
+    make_expectation,
+    make_experiment,
+    make_feedback,
+    make_trace,
+)
 from traces import services
 from traces.models import LifecycleStage
 
@@ -41,7 +48,7 @@ def test_unknown_and_deleted_experiments_are_404(labeler_client):
     assert labeler_client.get("/experiments/999999/").status_code == 404
 
 
-def test_full_page_with_previews_and_label_columns(labeler_client, experiment):
+def test_full_page_with_previews_and_label_columns(labeler_client, labeler, experiment):
     trace = make_trace(
         experiment,
         request={"messages": [{"role": "user", "content": "Is the tent waterproof?"}]},
@@ -54,6 +61,7 @@ def test_full_page_with_previews_and_label_columns(labeler_client, experiment):
     make_feedback(trace, name="tone", value="friendly", source=human("maria"))
     make_expectation(trace, name="expected_facts", value={"must": ["x"]})
 
+    assign_experiment(labeler, experiment)
     response = labeler_client.get(url(experiment))
 
     assert response.status_code == 200
@@ -76,11 +84,12 @@ def test_full_page_with_previews_and_label_columns(labeler_client, experiment):
     assert "data-select-all" in html and 'name="trace"' in html
 
 
-def test_columns_come_from_every_trace_not_just_this_page(labeler_client, experiment):
+def test_columns_come_from_every_trace_not_just_this_page(labeler_client, labeler, experiment):
     old = make_trace(experiment, request_time=timezone.now() - timedelta(days=30))
     make_feedback(old, name="rare_label", value=True)
     for _ in range(55):
         make_trace(experiment)
+    assign_experiment(labeler, experiment)
     response = labeler_client.get(url(experiment))
     assert old.trace_id not in shown(response)
     assert "rare_label" in [c.name for c in response.context["columns"]]
@@ -95,12 +104,14 @@ def test_only_current_values_show(labeler_client, experiment, labeler):
         value="warm",
         source=human(labeler),
     )
+    assign_experiment(labeler, experiment)
     html = labeler_client.get(url(experiment)).content.decode()
     assert ">warm<" in html and ">curt<" not in html
 
 
-def test_htmx_gets_the_results_partial(labeler_client, experiment):
+def test_htmx_gets_the_results_partial(labeler_client, labeler, experiment):
     make_trace(experiment)
+    assign_experiment(labeler, experiment)
     response = labeler_client.get(url(experiment, page=1), headers={"HX-Request": "true"})
     html = response.content.decode()
     assert response.status_code == 200
@@ -108,27 +119,29 @@ def test_htmx_gets_the_results_partial(labeler_client, experiment):
     assert "<html" not in html
 
 
-def test_search_over_previews(labeler_client, experiment):
+def test_search_over_previews(labeler_client, labeler, experiment):
     tent = make_trace(experiment, request={"q": "Is the TENT waterproof?"})
     answer = make_trace(experiment, response="We ship tents to Norway")
     make_trace(experiment, request={"q": "Where is my order?"})
+    assign_experiment(labeler, experiment)
     response = labeler_client.get(url(experiment, q="tent"))
     assert sorted(shown(response)) == sorted([tent.trace_id, answer.trace_id])
 
 
-def test_state_and_time_filters(labeler_client, experiment):
+def test_state_and_time_filters(labeler_client, labeler, experiment):
     now = timezone.now()
     failed = make_trace(experiment, state="ERROR", request_time=now - timedelta(days=1))
     make_trace(experiment, state="ERROR", request_time=now - timedelta(days=10))
     make_trace(experiment, request_time=now - timedelta(days=1))
     day = (now - timedelta(days=2)).date().isoformat()
+    assign_experiment(labeler, experiment)
     response = labeler_client.get(url(experiment, state="ERROR", start=day))
     assert shown(response) == [failed.trace_id]
     before = labeler_client.get(url(experiment, end=day))
     assert len(shown(before)) == 1
 
 
-def test_label_filters(labeler_client, experiment):
+def test_label_filters(labeler_client, labeler, experiment):
     passed = make_trace(experiment)
     failed = make_trace(experiment)
     unlabeled = make_trace(experiment)
@@ -137,6 +150,8 @@ def test_label_filters(labeler_client, experiment):
     make_feedback(passed, name="correctness", value=True, source=judge)
     make_feedback(failed, name="correctness", value=False, source=human("maria"))
     make_feedback(scored, name="relevance", value=4)
+
+    assign_experiment(labeler, experiment)
 
     def ids(**params):
         return sorted(shown(labeler_client.get(url(experiment, **params))))
@@ -153,10 +168,11 @@ def test_label_filters(labeler_client, experiment):
     assert ids(presence="lacks") == [unlabeled.trace_id]
 
 
-def test_tag_filter(labeler_client, experiment):
+def test_tag_filter(labeler_client, labeler, experiment):
     prod = make_trace(experiment, tags={"env": "prod"})
     staging = make_trace(experiment, tags={"env": "staging", "beta": "1"})
     make_trace(experiment)
+    assign_experiment(labeler, experiment)
     assert shown(labeler_client.get(url(experiment, tag="env=prod"))) == [prod.trace_id]
     assert sorted(shown(labeler_client.get(url(experiment, tag="env")))) == sorted(
         [prod.trace_id, staging.trace_id]
@@ -164,11 +180,12 @@ def test_tag_filter(labeler_client, experiment):
     assert shown(labeler_client.get(url(experiment, tag="beta"))) == [staging.trace_id]
 
 
-def test_sort_by_time_and_duration(labeler_client, experiment):
+def test_sort_by_time_and_duration(labeler_client, labeler, experiment):
     now = timezone.now()
     slow = make_trace(experiment, execution_duration=9000, request_time=now - timedelta(hours=3))
     fast = make_trace(experiment, execution_duration=100, request_time=now - timedelta(hours=1))
     running = make_trace(experiment, execution_duration=None, state="IN_PROGRESS", request_time=now)
+    assign_experiment(labeler, experiment)
     assert shown(labeler_client.get(url(experiment))) == [
         running.trace_id,
         fast.trace_id,
@@ -187,10 +204,11 @@ def test_sort_by_time_and_duration(labeler_client, experiment):
     ]
 
 
-def test_pages_keep_the_filters(labeler_client, experiment):
+def test_pages_keep_the_filters(labeler_client, labeler, experiment):
     for _ in range(60):
         make_trace(experiment, state="ERROR")
     make_trace(experiment)
+    assign_experiment(labeler, experiment)
     first = labeler_client.get(url(experiment, state="ERROR"))
     assert len(shown(first)) == 50 and first.context["page"].has_next
     html = first.content.decode()
@@ -202,8 +220,9 @@ def test_pages_keep_the_filters(labeler_client, experiment):
     assert not set(shown(first)) & set(shown(second))
 
 
-def test_bad_filter_input_is_shown_not_fatal(labeler_client, experiment):
+def test_bad_filter_input_is_shown_not_fatal(labeler_client, labeler, experiment):
     make_trace(experiment)
+    assign_experiment(labeler, experiment)
     response = labeler_client.get(
         url(experiment, start="not a date", label="unknown", sort="sideways", page="abc")
     )
@@ -215,20 +234,22 @@ def test_bad_filter_input_is_shown_not_fatal(labeler_client, experiment):
     assert "Nothing on page 999" in beyond.content.decode()
 
 
-def test_untrusted_previews_are_escaped(labeler_client, experiment):
+def test_untrusted_previews_are_escaped(labeler_client, labeler, experiment):
     make_trace(experiment, request={"q": "<script>alert(1)</script>"})
     trace = make_trace(experiment)
     make_feedback(trace, name="<b>name</b>", value="<img src=x onerror=alert(1)>")
+    assign_experiment(labeler, experiment)
     html = labeler_client.get(url(experiment)).content.decode()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
     assert "<img src=x" not in html and "<b>name</b>" not in html
 
 
 def test_query_count_does_not_grow_with_rows_or_labels(
-    labeler_client, experiment, django_assert_num_queries
+    labeler_client, labeler, experiment, django_assert_num_queries
 ):
     for _ in range(2):
         make_trace(experiment)
+    assign_experiment(labeler, experiment)
     # session, user, experiment, label columns, page keys, page rows, page labels
     with django_assert_num_queries(7):
         labeler_client.get(url(experiment))
@@ -236,6 +257,7 @@ def test_query_count_does_not_grow_with_rows_or_labels(
         trace = make_trace(experiment)
         make_feedback(trace, name=f"judge_{index % 5}", value=index % 2 == 0)
         make_expectation(trace, name="expected", value={"i": index})
+    assign_experiment(labeler, experiment)
     with django_assert_num_queries(7):
         labeler_client.get(url(experiment))
     with django_assert_num_queries(7):
@@ -245,11 +267,12 @@ def test_query_count_does_not_grow_with_rows_or_labels(
         labeler_client.get(reverse("traces:trace_count", args=[experiment.pk]))
 
 
-def test_count_of_matching_traces(labeler_client, experiment):
+def test_count_of_matching_traces(labeler_client, labeler, experiment):
     for _ in range(3):
         make_trace(experiment, state="ERROR")
     make_trace(experiment)
     count_url = reverse("traces:trace_count", args=[experiment.pk])
+    assign_experiment(labeler, experiment)
     response = labeler_client.get(count_url + "?state=ERROR", headers={"HX-Request": "true"})
     assert response.status_code == 200
     html = response.content.decode().strip()
@@ -265,13 +288,14 @@ def client_redirects(path):
     return response.status_code == 302 and reverse("login") in response["Location"]
 
 
-def test_count_stops_at_the_cap(labeler_client, experiment, monkeypatch):
+def test_count_stops_at_the_cap(labeler_client, labeler, experiment, monkeypatch):
     from traces import views
 
     monkeypatch.setattr(views, "FILTERED_COUNT_CAP", 2)
     for _ in range(3):
         make_trace(experiment, state="ERROR")
     count_url = reverse("traces:trace_count", args=[experiment.pk]) + "?state=ERROR"
+    assign_experiment(labeler, experiment)
     assert "of <strong>2+</strong> traces" in labeler_client.get(count_url).content.decode()
 
 
