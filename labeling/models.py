@@ -596,3 +596,42 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assignment}: {self.schema.name}"
+
+
+class Adjudication(models.Model):
+    """The settled (final) answer to one question of one item, chosen by a curator or a
+    session reviewer: one of the labelers' answers or a new one.
+
+    The answer itself is a HUMAN `traces.Assessment` (source id: the adjudicator's login; metadata
+    `{"adjudicated": true, "labeling_session_id", "adjudicator", "settles": [assessment ids]}`);
+    this row ties it to the item and question. Settling the same question again replaces the
+    row's assessment (the earlier one is overridden, so the history keeps it).
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="adjudications")
+    schema = models.ForeignKey(
+        LabelingSchema, on_delete=models.PROTECT, related_name="adjudications"
+    )
+    span_id = models.CharField(max_length=32, blank=True, default="")
+    assessment = models.OneToOneField(
+        Assessment, on_delete=models.CASCADE, related_name="adjudication"
+    )
+    adjudicator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The labelers' assessments this answer settles (their ids), and whether it was accepted
+    # as the labelers' unanimous answer (bulk accept) rather than chosen or entered.
+    settles = models.JSONField(default=list, blank=True)
+    accepted_consensus = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["item", "schema", "span_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "schema", "span_id"], name="adjudication_unique_per_question"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.schema.name} (adjudicated)"
