@@ -25,4 +25,5 @@ urlpatterns = [
     path("console/import/", import_views.import_traces, name="trace-import"),
     path("console/", include("labeling.console_urls")),
     path("review/", include("labeling.review_urls")),
+    path("campaigns/", include("labeling.campaign_urls")),
 ]
