@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from tests.factories import make_api_token, make_experiment
-from traces import services
+from tests.factories import assign_traces, make_api_token, make_experiment
 from traces.models import Assessment, Span, Trace, TraceState
 
 
@@ -214,47 +213,70 @@ def test_the_mlflow_sdk_end_to_end(mlflow_sdk, client):
     restored = mlflow.get_assessment(trace_id, feedback.assessment_id)
     assert restored.valid is True and restored.value is False
 
-    # The labels made through the SDK are in the app (trace admin page; the explorer reads the
-    # same rows).
-    admin = User.objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(admin)
-    page = client.get(f"/admin/traces/trace/{trace.pk}/change/").content.decode()
-    assert "expected_facts" in page and "relevant" in page and "correct" in page
+    # The labels made through the SDK show in the trace explorer: on the trace page and as
+    # columns of the experiment's trace list.
+    curator = User.objects.create_user("lead", password="pw", is_staff=True)
+    client.force_login(curator)
+    page = client.get(f"/traces/{trace_id}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "expected_facts" in html and "correct" in html
+    listing = client.get(f"/experiments/{experiment.experiment_id}/").content.decode()
+    assert trace_id in listing
+    assert "expected_facts" in listing and "correct" in listing
 
 
-def test_labels_made_in_the_ui_show_in_mlflow_get_trace(mlflow_sdk):
+def test_labels_made_in_the_ui_show_in_mlflow_get_trace(mlflow_sdk, client, curator):
     mlflow = mlflow_sdk
     mlflow.set_experiment("ui labels")
     answer = _traced_app(mlflow)
     answer("hello")
     trace_id = mlflow.get_last_active_trace_id()
-    first = services.log_feedback(
-        trace_id=trace_id,
-        name="helpful",
-        value="no",
-        source=services.Source("HUMAN", "labeler"),
-        rationale="Misses the point.",
+
+    # A labeler of the trace and a curator label it through the explorer's forms.
+    labeler = User.objects.create_user("maria", password="pw")
+    assign_traces(labeler, Trace.objects.get(trace_id=trace_id))
+    client.force_login(labeler)
+    created = client.post(
+        f"/traces/{trace_id}/labels/",
+        {
+            "kind": "feedback",
+            "name": "helpful",
+            "data_type": "string",
+            "value": "no",
+            "rationale": "Misses the point.",
+        },
     )
-    services.override_assessment(
-        trace_id=trace_id,
-        assessment_id=first.assessment_id,
-        value="yes",
-        source=services.Source("HUMAN", "curator"),
+    assert created.status_code in (200, 302)
+    first = Assessment.objects.get(name="helpful")
+    client.force_login(curator)
+    edited = client.post(
+        f"/traces/{trace_id}/labels/{first.assessment_id}/edit/",
+        {"data_type": "string", "value": "yes", "rationale": "It answers it."},
     )
-    services.log_expectation(
-        trace_id=trace_id,
-        name="ideal_answer",
-        value={"text": "Hi!"},
-        source=services.Source("HUMAN", "labeler"),
+    assert edited.status_code in (200, 302)
+    client.post(
+        f"/traces/{trace_id}/labels/",
+        {
+            "kind": "expectation",
+            "name": "ideal_answer",
+            "data_type": "json",
+            "value": '{"text": "Hi!"}',
+        },
     )
+
     read = mlflow.get_trace(trace_id)
     current = {a.name: a for a in read.info.assessments if a.valid is not False}
     assert current["helpful"].value == "yes"
     assert current["helpful"].source.source_type == "HUMAN"
-    assert current["helpful"].source.source_id == "curator"
+    assert current["helpful"].source.source_id == curator.username
+    assert current["helpful"].rationale == "It answers it."
     assert current["ideal_answer"].value == {"text": "Hi!"}
+    assert current["ideal_answer"].source.source_id == curator.username
     history = [a for a in read.info.assessments if a.name == "helpful"]
     assert len(history) == 2
+    (old,) = [a for a in history if a.valid is False]
+    assert old.value == "no" and old.source.source_id == "maria"
 
 
 def test_the_mlflow_sdk_is_refused_without_a_valid_token(mlflow_sdk, monkeypatch):
