@@ -47,49 +47,13 @@ def json_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _message_text(message: Any) -> str | None:
-    if not isinstance(message, dict):
-        return None
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI / Anthropic content parts
-        parts = [p.get("text") for p in content if isinstance(p, dict)]
-        return " ".join(p for p in parts if isinstance(p, str)) or None
-    return None
-
-
 @register.filter
 def preview_text(preview: str | None) -> str:
-    """A trace's request / response preview as a person reads it: the last user message of a
-    chat, the only text field of a small object, or the text itself; else the raw preview.
-    Plain text out, escaped by the template as usual."""
-    import json
+    """A trace's request / response preview as a person reads it (the explorer's reading:
+    `traces.rendering.preview_text`). Plain text out, escaped by the template as usual."""
+    from traces.rendering import preview_text as reading
 
-    if not preview:
-        return ""
-    try:
-        value = json.loads(preview)
-    except ValueError:
-        return preview
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        messages = value.get("messages") or value.get("input")
-        if isinstance(messages, list) and messages:
-            users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-            text = _message_text((users or messages)[-1])
-            if text:
-                return text
-        for key in ("question", "query", "input", "prompt", "text", "content", "output", "answer"):
-            if isinstance(value.get(key), str):
-                return value[key]
-        choices = value.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            text = _message_text(choices[0].get("message"))
-            if text:
-                return text
-    return preview
+    return reading(preview or "")
 
 
 @register.filter
