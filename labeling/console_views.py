@@ -47,8 +47,8 @@ from labeling.models import (
 from reviewapp.access import curator_required
 from reviewapp.types import HtmxHttpRequest
 from traces.forms import TraceFilterForm
+from traces.listing import filter_traces, label_columns
 from traces.models import Experiment, LifecycleStage, Span, Trace
-from traces.views import filter_traces, label_columns
 
 SESSIONS_PER_PAGE = 25
 ITEMS_PER_PAGE = 50

@@ -165,20 +165,22 @@ class SpanType:
     )
 
 
+# What a span tree (and its waterfall) needs of each span; the payloads stay in the database.
+SPAN_TREE_FIELDS = (
+    "span_id",
+    "parent_id",
+    "name",
+    "span_type",
+    "start_time_ns",
+    "end_time_ns",
+    "status_code",
+)
+
+
 class SpanQuerySet(models.QuerySet["Span"]):
     def tree_fields(self) -> SpanQuerySet:
         """Only what a span tree needs: leaves the (possibly large) payloads in the database."""
-        return self.only(
-            "id",
-            "trace_id",
-            "span_id",
-            "parent_id",
-            "name",
-            "span_type",
-            "start_time_ns",
-            "end_time_ns",
-            "status_code",
-        )
+        return self.only("id", "trace_id", *SPAN_TREE_FIELDS)
 
 
 class Span(models.Model):

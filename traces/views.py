@@ -13,9 +13,7 @@ from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import connections
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
-from django.db.models.fields.json import KeyTransform
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,12 +27,12 @@ from traces import access, services
 from traces.forms import (
     AddLabelForm,
     EditLabelForm,
-    LabelPresence,
     Sort,
     TraceFilterForm,
-    parse_filter_value,
 )
+from traces.listing import SORT_ORDER, LabelColumn, filter_traces, label_columns
 from traces.models import (
+    SPAN_TREE_FIELDS,
     Assessment,
     AssessmentKind,
     AssessmentQuerySet,
@@ -111,16 +109,6 @@ def experiment_list(request: HtmxHttpRequest) -> HttpResponse:
 # --- trace list ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LabelColumn:
-    kind: str
-    name: str
-
-    @property
-    def kind_label(self) -> str:
-        return AssessmentKind(self.kind).label
-
-
 @dataclass(frozen=True, slots=True)
 class CellGroup:
     """One trace's current values of one label column, as table-cell markup."""
@@ -163,75 +151,6 @@ def _tokens(trace: Trace) -> str:
 
 def _shorten(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def label_columns(experiment: Experiment, user: access.User | None = None) -> list[LabelColumn]:
-    """Every label name used in the experiment, feedback first: one query. Over all its
-    traces for curators (and with no `user`: the curators' console); for anyone else over the
-    labels they may see (`access.label_kinds_and_names`)."""
-    if user is None:
-        pairs = Assessment.objects.kinds_and_names(experiment.pk)
-    else:
-        pairs = access.label_kinds_and_names(user, experiment)
-    columns = [LabelColumn(kind, name) for kind, name in pairs]
-    return sorted(columns, key=lambda c: (c.kind != AssessmentKind.FEEDBACK, c.name.casefold()))
-
-
-SORT_ORDER = {
-    Sort.NEWEST: ("-request_time", "-id"),
-    Sort.OLDEST: ("request_time", "id"),
-    Sort.SLOWEST: (F("execution_duration").desc(nulls_last=True), "-id"),
-    Sort.FASTEST: (F("execution_duration").asc(nulls_last=True), "id"),
-}
-
-
-def filter_traces(
-    traces: TraceQuerySet,
-    form: TraceFilterForm,
-    *,
-    experiment: Experiment,
-    columns: list[LabelColumn],
-    labels: AssessmentQuerySet | None = None,
-) -> TraceQuerySet:
-    """Apply the valid parts of the filter form (an invalid field is shown, and ignored).
-    The label filters look at `labels` (default: every label; in the explorer, the labels
-    the user may see, so a filter cannot find labels that blind mode hides)."""
-    data = getattr(form, "cleaned_data", {})
-    if q := (data.get("q") or "").strip():
-        traces = traces.filter(Q(request_preview__icontains=q) | Q(response_preview__icontains=q))
-    if state := data.get("state"):
-        traces = traces.filter(state=state)
-    if data.get("start"):
-        traces = traces.filter(request_time__gte=form.start_datetime)
-    if data.get("end"):
-        traces = traces.filter(request_time__lte=form.end_datetime)
-    if key := data.get("tag_key"):
-        value = data.get("tag_value")
-        if value is None:
-            traces = traces.filter(tags__has_key=key)
-        elif connections[traces.db].vendor == "postgresql":
-            traces = traces.filter(tags__contains={key: value})  # `@>`: uses the GIN index
-        else:
-            traces = traces.alias(tag_value=KeyTransform(key, "tags")).filter(tag_value=value)
-    label, value, source = data.get("label"), (data.get("value") or "").strip(), data.get("source")
-    presence = data.get("presence") or LabelPresence.HAS
-    if label or value or source or presence == LabelPresence.LACKS:
-        # The experiment (and kind) let the (experiment, kind, name) index answer.
-        labels = (labels if labels is not None else Assessment.objects.all()).filter(
-            trace=OuterRef("pk"), experiment=experiment, valid=True
-        )
-        if label:
-            kinds = [c.kind for c in columns if c.name == label]
-            labels = labels.filter(kind__in=kinds, name=label)
-        if value:
-            labels = labels.filter(value__in=parse_filter_value(value))
-        if source:
-            labels = labels.filter(source_type=source)
-        if presence == LabelPresence.LACKS:
-            traces = traces.exclude(Exists(labels))
-        else:
-            traces = traces.filter(Exists(labels))
-    return traces
 
 
 def _rows(
@@ -483,15 +402,6 @@ def _pane_context(
     }
 
 
-TREE_FIELDS = (
-    "span_id",
-    "parent_id",
-    "name",
-    "span_type",
-    "start_time_ns",
-    "end_time_ns",
-    "status_code",
-)
 # MLflow repeats the payloads in these attributes; the panel shows them already.
 HIDDEN_ATTRIBUTES = frozenset({"mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.traceRequestId"})
 
@@ -525,7 +435,7 @@ def _trace_page(
         Span.objects.filter(trace=trace)
         .tree_fields()
         .order_by()
-        .values_list(*TREE_FIELDS, named=True)
+        .values_list(*SPAN_TREE_FIELDS, named=True)
     )
     counts = Counter(a.span_id for a in labels if a.span_id)
     tree = build_span_tree(rows, label_counts=counts)
