@@ -1,10 +1,10 @@
-"""Screenshots of the trace list and the trace page for the README.
+"""Screenshots for the README: the trace list, a trace, a review item, a session dashboard.
 
     .venv/bin/python bench/screenshots.py [--out docs/screenshots] [--width 1440] [--keep]
 
 Seeds a small deterministic dataset into a throwaway SQLite database, runs the development
 server on a free port, signs in with Playwright (Debian's /usr/bin/chromium) and saves
-trace-list.png and trace.png. Needs the test extra (Playwright).
+trace-list.png, trace.png, review.png and dashboard.png. Needs the test extra (Playwright).
 """
 
 from __future__ import annotations
@@ -132,11 +132,50 @@ def seed() -> tuple[int, str]:
         source=human,
     )
     # Labelers see the traces of the active sessions they are assigned to: maria's queue.
-    from labeling.models import Item, LabelingSession
+    from labeling import services as labeling_services
+    from labeling.inputs import parse_input
+    from labeling.models import Item, LabelingSession, SessionSchema
 
+    def schema(name, title, input_type, config, **fields):
+        return labeling_services.create_schema(
+            experiment=experiment,
+            fields=labeling_services.SchemaFields(
+                name=name,
+                kind=fields.get("kind", "feedback"),
+                title=title,
+                instruction=fields.get("instruction", ""),
+                enable_comment=fields.get("enable_comment", False),
+                target_span_type="",
+                spec=parse_input(input_type, config),
+            ),
+        )
+
+    questions = [
+        schema(
+            "resolved",
+            "Did the answer resolve the customer's question?",
+            "pass_fail",
+            {"positive_label": "Resolved", "negative_label": "Not resolved"},
+            enable_comment=True,
+        ),
+        schema(
+            "problems",
+            "Which problems do you see?",
+            "categorical",
+            {"options": ["Wrong policy", "Missing step", "Tone", "Should escalate"], "multi": True},
+        ),
+        schema("helpfulness", "How helpful is it?", "numeric", {"min_value": 1, "max_value": 5}),
+    ]
     session = LabelingSession.objects.create(
-        experiment=experiment, name="Support answers, week 12", status="active"
+        experiment=experiment,
+        name="Support answers, week 12",
+        status="active",
+        labels_per_item=2,
+        instructions="Judge the answer **against the help-centre articles** the agent retrieved, "
+        "not against what you would have said.",
     )
+    for position, question in enumerate(questions):
+        SessionSchema.objects.create(session=session, schema=question, position=position)
     session.labelers.add(User.objects.get(username="maria"))
     Item.objects.bulk_create(
         Item(session=session, trace=trace, position=position)
@@ -212,13 +251,33 @@ def main() -> None:
 
             page.goto(f"{base}/traces/{trace_id}/?span={3:016x}")
             page.screenshot(path=str(out / "trace.png"))
+
+            # The review app: maria starts her queue.
+            page.goto(f"{base}/review/")
+            page.get_by_role("button", name="Start").first.click()
+            page.wait_for_url("**/items/**")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(out / "review.png"))
+
+            # The curator's dashboard of that session.
+            curator = browser.new_page(viewport={"width": args.width, "height": args.height})
+            curator.goto(f"{base}/accounts/login/")
+            curator.get_by_label("Username").fill("curator")
+            curator.get_by_label("Password").fill(PASSWORD)
+            curator.get_by_role("button", name="Sign in").click()
+            curator.wait_for_url(lambda url: "/accounts/login/" not in url)
+            curator.goto(f"{base}/console/")
+            curator.get_by_role("link", name="Support answers, week 12").first.click()
+            curator.wait_for_load_state("networkidle")
+            curator.screenshot(path=str(out / "dashboard.png"))
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"Saved {out / 'trace-list.png'} and {out / 'trace.png'}")
+    names = ("trace-list.png", "trace.png", "review.png", "dashboard.png")
+    print("Saved " + ", ".join(str(out / name) for name in names))
 
 
 if __name__ == "__main__":
