@@ -228,14 +228,18 @@ def unanimous_items(session: LabelingSession) -> Iterator[UnanimousItem]:
         )
     )
     for item_id, group in groupby(iter_cells(session), key=attrgetter("item_id")):
-        if item_id in adjudicated:
-            continue
-        answered = [cell for cell in group if cell.answers]
-        if not answered or not all(cell.is_unanimous for cell in answered):
-            continue
-        pending = [cell for cell in answered if not cell.is_adjudicated]
-        if pending:
-            yield UnanimousItem(item_id=item_id, trace_pk=pending[0].trace_pk, cells=pending)
+        if item_id not in adjudicated:
+            pending = _unanimous_pending([cell for cell in group if cell.answers])
+            if pending:
+                yield UnanimousItem(item_id=item_id, trace_pk=pending[0].trace_pk, cells=pending)
+
+
+def _unanimous_pending(answered: list[Cell]) -> list[Cell]:
+    """The cells bulk accept settles on an item whose answered cells are `answered`: all of
+    them when every one is unanimous (and not settled yet), else none."""
+    if not answered or not all(cell.is_unanimous for cell in answered):
+        return []
+    return [cell for cell in answered if not cell.is_adjudicated]
 
 
 @dataclass(frozen=True)
@@ -324,3 +328,84 @@ def count_unanimous(session: LabelingSession) -> BulkResult:
         items += 1
         answers += len(found.cells)
     return BulkResult(items=items, answers=answers)
+
+
+# --- the disagreements overview ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisagreementEntry:
+    """Where one disagreement is, and how bad: enough to sort and page without the answers."""
+
+    item_id: int
+    item_position: int
+    schema_id: int
+    question_position: int
+    span_id: str
+    disagreement: float
+    settled: bool
+
+    @property
+    def sort_key(self) -> tuple:
+        # Unsettled first, worst first, then in queue order.
+        return (
+            self.settled,
+            -self.disagreement,
+            self.item_position,
+            self.item_id,
+            self.question_position,
+            self.span_id,
+        )
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Every disagreement of a session (sorted), and what bulk accept would settle."""
+
+    disagreements: list[DisagreementEntry]
+    unanimous: BulkResult
+
+    @property
+    def unsettled(self) -> int:
+        return sum(not entry.settled for entry in self.disagreements)
+
+    @property
+    def settled(self) -> int:
+        return sum(entry.settled for entry in self.disagreements)
+
+
+def overview(session: LabelingSession) -> Overview:
+    """One pass over the session's cells in batches (`iter_cells`): the cells that need settling
+    as small sortable entries, and the count of unanimous items. The answers themselves are not
+    kept; a page loads its own cells again (`load_cells` for a few items)."""
+    adjudicated = set(
+        Item.objects.filter(session=session, adjudicated_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    entries: list[DisagreementEntry] = []
+    unanimous_items = unanimous_answers = 0
+    for item_id, group in groupby(iter_cells(session), key=attrgetter("item_id")):
+        answered = [cell for cell in group if cell.answers]
+        for cell in answered:
+            if needs_settling(cell):
+                entries.append(
+                    DisagreementEntry(
+                        item_id=item_id,
+                        item_position=cell.item_position,
+                        schema_id=cell.question.schema.pk,
+                        question_position=cell.question.position,
+                        span_id=cell.span_id,
+                        disagreement=cell.disagreement,
+                        settled=cell.is_adjudicated,
+                    )
+                )
+        pending = [] if item_id in adjudicated else _unanimous_pending(answered)
+        if pending:
+            unanimous_items += 1
+            unanimous_answers += len(pending)
+    entries.sort(key=attrgetter("sort_key"))
+    return Overview(
+        disagreements=entries,
+        unanimous=BulkResult(items=unanimous_items, answers=unanimous_answers),
+    )
