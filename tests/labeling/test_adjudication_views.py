@@ -4,7 +4,6 @@ import pytest
 from django.urls import reverse
 
 from labeling.models import Adjudication
-from tests.labeling.campaign_fixtures import campaign  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +48,7 @@ def test_filter_by_question_and_show_settled(client, campaign):
     assert response.content.decode().count('class="settle-cell') == 1
     client.post(
         _settle_url(campaign, campaign.items[0]),
-        {"question": campaign.answer.pk, "q-%d" % campaign.answer.pk: "Paris"},
+        {"question": campaign.answer.pk, f"q-{campaign.answer.pk}": "Paris"},
     )
     html = client.get(_url(campaign)).content.decode()
     assert html.count('class="settle-cell') == 1  # the settled one is hidden
@@ -113,7 +112,7 @@ def test_next_must_stay_on_this_site(client, campaign):
     client.force_login(campaign.users["curator"])
     response = client.post(
         _settle_url(campaign, campaign.items[0]),
-        {"question": campaign.correct.pk, "q-%d" % campaign.correct.pk: "true",
+        {"question": campaign.correct.pk, f"q-{campaign.correct.pk}": "true",
          "next": "https://evil.example/"},
     )  # fmt: skip
     assert response["Location"].startswith(_url(campaign) + "#")
