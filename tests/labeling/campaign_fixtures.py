@@ -33,6 +33,10 @@ class Campaign:
 
 @pytest.fixture
 def campaign(curator, labeler, other_labeler, outsider) -> Campaign:
+    return build_campaign(curator, labeler, other_labeler, outsider)
+
+
+def build_campaign(curator, labeler, other_labeler, outsider) -> Campaign:
     third = make_user("third", labeler=True)
     reviewer = make_user("reviewer")
     experiment = make_experiment("campaign experiment")
