@@ -22,6 +22,7 @@ bulk accept) queue instead of colliding on the one-final-answer-per-cell constra
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
@@ -29,11 +30,21 @@ from operator import attrgetter
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
-from labeling.models import Adjudication, Item, LabelingSchema, LabelingSession
+from labeling.models import (
+    Adjudication,
+    Answer,
+    AssignmentState,
+    Item,
+    LabelingSchema,
+    LabelingSession,
+    SessionSchema,
+)
 from labeling.results import Cell, iter_cells, load_cells, session_questions
 from traces import services
 from traces.models import Assessment, AssessmentKind, SourceType, Trace
@@ -374,7 +385,43 @@ class Overview:
         return sum(entry.settled for entry in self.disagreements)
 
 
+OVERVIEW_CACHE_SECONDS = 15 * 60
+
+
+def answers_fingerprint(session: LabelingSession) -> str:
+    """Changes whenever an answer, a submission, a final answer or the session's questions
+    change (three aggregate queries): the key under which an overview stays valid."""
+    answers = Answer.objects.filter(
+        assignment__item__session=session, assignment__state=AssignmentState.SUBMITTED
+    ).aggregate(n=Count("pk"), last=Max("assessment_id"), latest=Max("assignment__submitted_at"))
+    finals = Adjudication.objects.filter(item__session=session).aggregate(
+        n=Count("pk"), last=Max("assessment_id")
+    )
+    items = Item.objects.filter(session=session, adjudicated_at__isnull=False).aggregate(
+        n=Count("pk"), latest=Max("adjudicated_at")
+    )
+    questions = list(
+        SessionSchema.objects.filter(session=session)
+        .order_by("position", "pk")
+        .values_list("schema_id", "schema__version")
+    )
+    parts = [session.pk, session.created_at.isoformat(), answers, finals, items, questions]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
 def overview(session: LabelingSession) -> Overview:
+    """The session's disagreements and unanimous count, from the cache while nothing changed
+    (paging and filtering the disagreements view then cost a few queries), else `scan_overview`.
+    The default cache is per process; the fingerprint keeps every process's copy honest."""
+    key = f"adjudication-overview:{answers_fingerprint(session)}"
+    found = cache.get(key)
+    if found is None:
+        found = scan_overview(session)
+        cache.set(key, found, OVERVIEW_CACHE_SECONDS)
+    return found
+
+
+def scan_overview(session: LabelingSession) -> Overview:
     """One pass over the session's cells in batches (`iter_cells`): the cells that need settling
     as small sortable entries, and the count of unanimous items. The answers themselves are not
     kept; a page loads its own cells again (`load_cells` for a few items)."""

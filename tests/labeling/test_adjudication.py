@@ -224,3 +224,20 @@ def test_an_accepted_consensus_still_settles_its_cell_after_a_late_dissent(world
     make_answer(make_assignment(items[1], late), correct, False)
     # The accepted consensus still settles that cell: the item stays adjudicated.
     assert adjudication.refresh_item_adjudicated(item=items[1], adjudicator=curator)
+
+
+def test_overview_is_cached_until_an_answer_or_final_answer_changes(world, curator):
+    from django.core.cache import cache
+
+    cache.clear()
+    session, correct, _, items = world
+    first = adjudication.overview(session)
+    assert [(e.item_id, e.settled) for e in first.disagreements] == [(items[0].pk, False)]
+    assert adjudication.overview(session) == first  # served from the cache
+    adjudication.settle_cell(item=items[0], schema=correct, value=True, adjudicator=curator)
+    assert [e.settled for e in adjudication.overview(session).disagreements] == [True]
+    late = make_user("late", labeler=True)
+    make_answer(make_assignment(items[1], late), correct, False)
+    now = adjudication.overview(session)
+    assert {e.item_id for e in now.disagreements} == {items[0].pk, items[1].pk}
+    assert now.unanimous.items == 0
