@@ -30,10 +30,11 @@ from operator import attrgetter
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils.text import slugify
 
-from labeling.models import Assignment, AssignmentState, LabelingSession
+from labeling.models import Adjudication, Answer, Assignment, AssignmentState, LabelingSession
 from labeling.results import Cell, SessionQuestion, iter_cells, session_questions
 from traces.models import AssessmentKind, Span
 
@@ -196,12 +197,44 @@ class ExportCounts:
     expectation_questions: list[str]
 
 
+def _result_rows(session: LabelingSession, questions: Sequence[SessionQuestion]) -> int:
+    """How many rows the results files have, without reading the answers: one per item and
+    trace-level question; for span questions one per item and span answered or settled, or one
+    when none was (the shape of `iter_cells`)."""
+    items = session.items.count()
+    span_schemas = [q.schema.pk for q in questions if q.schema.target_span_type]
+    extra = 0
+    if span_schemas:
+        spans: dict[tuple[int, int], set[str]] = {}
+        answered = Answer.objects.filter(
+            assignment__item__session=session,
+            assignment__state=AssignmentState.SUBMITTED,
+            schema_id__in=span_schemas,
+        ).values_list("assignment__item_id", "schema_id", "span_id")
+        settled = Adjudication.objects.filter(
+            item__session=session, schema_id__in=span_schemas
+        ).values_list("item_id", "schema_id", "span_id")
+        for item_id, schema_id, span_id in [*answered.distinct(), *settled]:
+            spans.setdefault((item_id, schema_id), set()).add(span_id)
+        extra = sum(len(found) - 1 for found in spans.values())
+    return items * len(questions) + extra
+
+
 def export_counts(session: LabelingSession) -> ExportCounts:
-    """Row counts for the exports page: one pass over the cells, plus root-span lookups."""
-    result_rows = sum(1 for _ in iter_cells(session))
+    """Row counts for the exports page. The evaluation dataset's count needs the expectation
+    answers compared (one batched pass over those questions only), so it is cached under the
+    session's answers fingerprint, like the disagreements overview."""
+    from labeling.adjudication import answers_fingerprint
+
+    questions = session_questions(session)
+    key = f"export-eval-records:{answers_fingerprint(session)}"
+    eval_records = cache.get(key)
+    if eval_records is None:
+        eval_records = sum(1 for _ in eval_dataset_records(session))
+        cache.set(key, eval_records, 15 * 60)
     return ExportCounts(
-        result_rows=result_rows,
-        eval_records=sum(1 for _ in eval_dataset_records(session)),
+        result_rows=_result_rows(session, questions),
+        eval_records=eval_records,
         labelers=len(session_labelers(session)),
         expectation_questions=[q.name for q in expectation_questions(session)],
     )

@@ -181,3 +181,37 @@ def test_session_without_expectation_questions_exports_an_empty_dataset(client, 
 def test_filename_falls_back_when_the_name_has_no_letters(curator):
     session = make_review_session(items=0, name="???")
     assert exports.export_filename(session, "results.csv") == f"session-{session.pk}-results.csv"
+
+
+def test_row_count_matches_the_file_with_span_questions(labeler, other_labeler, curator):
+    from labeling.models import Answer
+    from tests.factories import make_assignment, make_span
+    from traces import services
+
+    session = make_review_session(items=2, labelers=[labeler, other_labeler], name="spans")
+    relevant = make_schema(
+        session.experiment, "relevant", "pass_fail", target_span_type="RETRIEVER"
+    )
+    session.sessionschema_set.create(schema=relevant, position=5)
+    item = session.items.order_by("position").first()
+    for number, user in enumerate((labeler, other_labeler)):
+        assignment = make_assignment(item, user)
+        for span_number in range(2):
+            span_id = f"{span_number + 1:016x}"
+            if number == 0:
+                make_span(item.trace, span_id=span_id, span_type="RETRIEVER")
+            assessment = services.log_feedback(
+                trace_id=item.trace.trace_id, name="relevant", value=True, span_id=span_id,
+                source=services.Source("HUMAN", user.username),
+            )  # fmt: skip
+            Answer.objects.create(
+                assignment=assignment, schema=relevant, schema_version=1, span_id=span_id,
+                assessment=assessment,
+            )  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO("".join(exports.results_csv(session)))))
+    # 2 items x "correct", item 0 x 2 spans, item 1 x one empty "relevant" row.
+    assert len(rows) == 5
+    assert {row["span_id"] for row in rows if row["question"] == "relevant"} == {
+        "0000000000000001", "0000000000000002", "",
+    }  # fmt: skip
+    assert exports.export_counts(session).result_rows == 5
