@@ -69,6 +69,13 @@ def adjudication_metadata(
     }
 
 
+def _assessment_class(schema: LabelingSchema) -> type[services.Feedback | services.Expectation]:
+    """Final answers are of the question's kind, like the labelers' answers."""
+    if schema.kind == AssessmentKind.EXPECTATION:
+        return services.Expectation
+    return services.Feedback
+
+
 def _lock_session(session: LabelingSession) -> LabelingSession:
     return LabelingSession.objects.select_for_update().get(pk=session.pk)
 
@@ -146,14 +153,9 @@ def settle_cell(
             metadata=metadata,
         )
     else:
-        model = (
-            services.Expectation
-            if schema.kind == AssessmentKind.EXPECTATION
-            else (services.Feedback)
-        )
         assessment = services.log_assessment(
             trace_id=item.trace.trace_id,
-            assessment=model(
+            assessment=_assessment_class(schema)(
                 name=schema.name,
                 value=value,
                 rationale=rationale,
@@ -279,15 +281,10 @@ def accept_unanimous(*, session: LabelingSession, adjudicator: User) -> BulkResu
         pending: list[tuple[UnanimousItem, Cell, Assessment]] = []
         for found in batch:
             for cell in found.cells:
-                model = (
-                    services.Expectation
-                    if cell.question.schema.kind == AssessmentKind.EXPECTATION
-                    else services.Feedback
-                )
                 settles = [answer.assessment_id for answer in cell.answers]
                 assessment = services.build_assessment(
                     trace=traces[found.trace_pk],
-                    assessment=model(
+                    assessment=_assessment_class(cell.question.schema)(
                         name=cell.question.name,
                         value=cell.consensus,
                         rationale="",
