@@ -241,3 +241,27 @@ def test_overview_is_cached_until_an_answer_or_final_answer_changes(world, curat
     now = adjudication.overview(session)
     assert {e.item_id for e in now.disagreements} == {items[0].pk, items[1].pk}
     assert now.unanimous.items == 0
+
+
+def test_final_answers_reach_mlflow_clients_with_string_metadata(world, client, curator):
+    """MLflow's assessment metadata is a map<string, string>: the API sends the adjudication
+    metadata as text (JSON for the list), so the MLflow SDK can read it."""
+    import json
+
+    from tests.factories import make_api_token
+
+    session, correct, _, items = world
+    result = adjudication.settle_cell(
+        item=items[0], schema=correct, value=False, adjudicator=curator
+    )
+    token = make_api_token(curator)
+    response = client.get(
+        f"/api/3.0/mlflow/traces/{items[0].trace.trace_id}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assessments = response.json()["trace"]["trace_info"]["assessments"]
+    (final,) = [a for a in assessments if a["assessment_id"] == result.assessment.assessment_id]
+    assert final["source"] == {"source_type": "HUMAN", "source_id": "curator"}
+    assert final["metadata"]["adjudicated"] == "true"
+    assert final["metadata"]["labeling_session_id"] == str(session.pk)
+    assert json.loads(final["metadata"]["settles"]) == result.settles
