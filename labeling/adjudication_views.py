@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import trigger_client_event
 
 from labeling import adjudication
 from labeling.campaign_access import get_session_for_lead
@@ -111,6 +112,15 @@ def _spans(cells: list[Cell]) -> dict[tuple[int, str], Span]:
 def _selected_question(request: HtmxHttpRequest, questions: list[SessionQuestion]):
     raw = request.GET.get("question", "")
     return next((q for q in questions if str(q.schema.pk) == raw), None)
+
+
+@require_GET
+def disagreement_summary(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The figures and the bulk-accept panel alone: the disagreements page reloads them after
+    each settle (`cell-settled`), which also refreshes the cached overview for the next page."""
+    session = get_session_for_lead(request, pk)
+    context = {"session": session, "summary": adjudication.overview(session)}
+    return render(request, "labeling/campaign/disagreements.html#campaign-summary", context)
 
 
 @require_GET
@@ -244,7 +254,10 @@ def settle(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
         "next_url": _safe_next(request, reverse("campaign:disagreements", args=[session.pk])),
     }
     template = "labeling/campaign/settle.html"
-    return render(request, f"{template}#cell" if request.htmx else template, context)
+    response = render(request, f"{template}#cell" if request.htmx else template, context)
+    if view.just_settled:
+        trigger_client_event(response, "cell-settled")
+    return response
 
 
 @require_http_methods(["GET", "POST"])

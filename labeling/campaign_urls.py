@@ -10,6 +10,11 @@ app_name = "campaign"
 
 urlpatterns: list = [
     path("<int:pk>/disagreements/", adjudication_views.disagreements, name="disagreements"),
+    path(
+        "<int:pk>/disagreements/summary/",
+        adjudication_views.disagreement_summary,
+        name="disagreement_summary",
+    ),
     path("<int:pk>/items/<int:item_pk>/settle/", adjudication_views.settle, name="settle"),
     path(
         "<int:pk>/accept-unanimous/", adjudication_views.accept_unanimous, name="accept_unanimous"

@@ -38,6 +38,8 @@ def test_lead_settles_a_disagreement_and_downloads_the_exports(page, login, worl
     row.get_by_role("button", name="Use this answer").click()
     expect(page.get_by_role("status").filter(has_text="Settled:")).to_contain_text("Fail")
     assert page.url == url_before  # swapped in place, no navigation
+    summary = page.locator("#campaign-summary")
+    expect(summary).to_contain_text("1 to settle")  # the figures reload after the swap
     settled = Adjudication.objects.get()
     assert settled.assessment.value is False
     assert settled.assessment.rationale == "Checked the source"

@@ -87,6 +87,7 @@ def test_pick_a_labelers_answer_with_htmx_swaps_the_cell(client, campaign):
     assert html.lstrip().startswith("<article")
     assert f'id="cell-{item.pk}-{campaign.correct.pk}-t"' in html
     assert "Settled:" in html
+    assert "cell-settled" in response["HX-Trigger"]  # the page reloads its figures
     row = Adjudication.objects.get(item=item, schema=campaign.correct)
     assert row.assessment.value is False
     assert row.assessment.rationale == "Checked"
@@ -241,3 +242,19 @@ def test_bulk_accept_confirms_the_count_then_accepts(client, campaign):
     assert campaign.items[1].is_adjudicated
     response = client.get(_url(campaign, "accept_unanimous"))
     assert "no unanimous items left" in response.content.decode()
+
+
+def test_summary_partial_has_fresh_figures(client, campaign):
+    client.force_login(campaign.users["curator"])
+    url = _url(campaign, "disagreement_summary")
+    html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert html.lstrip().startswith('<div id="campaign-summary"')
+    assert "<strong>2</strong> <span>to settle" in html
+    client.post(
+        _settle_url(campaign, campaign.items[0]),
+        {"question": campaign.correct.pk, f"q-{campaign.correct.pk}": "true"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<strong>1</strong> <span>to settle" in html
+    assert "<strong>1</strong> <span>settled" in html

@@ -18,6 +18,7 @@ def _urls(campaign, session_pk=None):
     question = campaign.correct.pk
     return [
         ("get", reverse("campaign:disagreements", args=[pk]), {}),
+        ("get", reverse("campaign:disagreement_summary", args=[pk]), {}),
         ("get", reverse("campaign:settle", args=[pk, item]), {"question": question}),
         (
             "post",
