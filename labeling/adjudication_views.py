@@ -25,7 +25,7 @@ from django_htmx.http import trigger_client_event
 
 from labeling import adjudication
 from labeling.campaign_access import get_session_for_lead
-from labeling.forms import Question, _getlist
+from labeling.forms import Question
 from labeling.models import Item, LabelingSession
 from labeling.results import Cell, SessionQuestion, load_cells, session_questions
 from reviewapp.types import HtmxHttpRequest
@@ -224,7 +224,7 @@ def settle(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
                 )
             else:
                 view.new_value_open = True
-                view.question.raw = _getlist(request.POST, view.question.field_name)
+                view.question.raw = request.POST.getlist(view.question.field_name)
                 value = cell.question.spec.clean(view.question.raw)
                 if value is None:
                     raise ValidationError("Pick one of the answers, or enter a new one.")
