@@ -13,7 +13,7 @@ from django import forms
 from django.contrib.auth.forms import SetPasswordForm, UserCreationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from labeling.inputs import InputSpec, parse_input
 from labeling.models import (
@@ -458,6 +458,14 @@ class SessionForm(ConsoleFormMixin, forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Members of the “labelers” group. Each sees the session while it is active.",
     )
+    reviewers = LabelerChoices(
+        label="Reviewers",
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="People who may see this session's disagreements, settle them and export the "
+        "results, besides curators. A labeler made reviewer sees the other labelers' answers.",
+    )
 
     class Meta:
         model = LabelingSession
@@ -505,12 +513,15 @@ class SessionForm(ConsoleFormMixin, forms.ModelForm):
         self.fields["name"].widget.attrs["autocomplete"] = "off"
         current_schemas: list[int] = []
         current_labelers: list[int] = []
+        current_reviewers: list[int] = []
         if self.instance.pk:
             rows = self.instance.sessionschema_set.order_by("position", "id")
             current_schemas = list(rows.values_list("schema_id", flat=True))
             current_labelers = list(self.instance.labelers.values_list("pk", flat=True))
             self.initial.setdefault("schemas", current_schemas)
             self.initial.setdefault("labelers", current_labelers)
+            current_reviewers = list(self.instance.reviewers.values_list("pk", flat=True))
+            self.initial.setdefault("reviewers", current_reviewers)
         # Archived schemas are offered only to sessions that already ask them.
         schemas = LabelingSchema.objects.filter(experiment=experiment).order_by("name")
         schemas = [s for s in schemas if not s.archived or s.pk in current_schemas]
@@ -524,6 +535,10 @@ class SessionForm(ConsoleFormMixin, forms.ModelForm):
             .distinct()
             .order_by("username")
         )
+        # Curators lead every session already; anyone else active may be made a reviewer.
+        self.fields["reviewers"].queryset = User.objects.filter(
+            Q(is_active=True, is_staff=False) | Q(pk__in=current_reviewers)
+        ).order_by("username")
 
     @property
     def has_schemas(self) -> bool:
@@ -564,6 +579,7 @@ class SessionForm(ConsoleFormMixin, forms.ModelForm):
             status=data["status"],
             schemas=data["schemas"],
             labelers=list(data["labelers"]),
+            reviewers=list(data["reviewers"]),
         )
 
 

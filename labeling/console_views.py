@@ -489,7 +489,7 @@ def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         state = ""
     items = (
         Item.objects.filter(session=session)
-        .only("pk", "position", "state", "session_id", "trace_id")
+        .only("pk", "position", "state", "session_id", "trace_id", "adjudicated_at")
         .prefetch_related(
             # A second query for the page's traces: joining first would touch every item.
             Prefetch(

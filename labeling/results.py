@@ -136,8 +136,10 @@ class Cell:
     answers: list[LabelerAnswer] = field(default_factory=list)
     final: FinalAnswer | None = None
 
-    @property
+    @cached_property
     def keys(self) -> list[Any]:
+        """Comparison keys of the answers (computed once: unanimity, consensus and
+        disagreement all read them)."""
         return [self.question.key(answer.value) for answer in self.answers]
 
     @property

@@ -220,6 +220,7 @@ class SessionFields:
     status: str
     schemas: Sequence[LabelingSchema]  # in the order labelers see them
     labelers: Sequence[User]
+    reviewers: Sequence[User] | None = None  # None: leave the session's reviewers as they are
 
 
 def _check_session_fields(experiment: Experiment, fields: SessionFields) -> None:
@@ -279,6 +280,8 @@ def create_session(
     session.save()
     _set_schemas(session, fields.schemas)
     session.labelers.set(fields.labelers)
+    if fields.reviewers is not None:
+        session.reviewers.set(fields.reviewers)
     return session
 
 
@@ -294,6 +297,8 @@ def update_session(*, session: LabelingSession, fields: SessionFields) -> Labeli
     session.save()
     _set_schemas(session, fields.schemas)
     session.labelers.set(fields.labelers)
+    if fields.reviewers is not None:
+        session.reviewers.set(fields.reviewers)
     if overlap_changed:
         refresh_item_states(session=session)
     return session

@@ -11,13 +11,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling import queue
-from labeling.models import LabelingSession
+from labeling.models import LabelingSession, SessionStatus
 from reviewapp.forms import ApiTokenForm
 from reviewapp.models import ApiToken
 from reviewapp.services import create_api_token, revoke_api_token
 from reviewapp.types import HtmxHttpRequest
 from traces import access
-from traces.models import Experiment, Trace
+from traces.models import Experiment, LifecycleStage, Trace
 
 RECENT_EXPERIMENTS = 12
 SESSION_SUMMARY = 6
@@ -27,7 +27,8 @@ SESSION_SUMMARY = 6
 def home(request: HtmxHttpRequest) -> HttpResponse:
     """The signed-in user's start page: their review queues (active sessions they are assigned
     to, with their own progress), the recent experiments they may see, and for curators the
-    active sessions with their progress. A fixed number of queries: labelers 4, curators 7."""
+    active sessions with their progress; for other users the sessions they review. A fixed
+    number of queries: labelers 5, curators 7."""
     user = request.user
     curator = access.is_curator(user)
     queues = [
@@ -47,6 +48,16 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "experiments": _recent_experiments(user),
         "is_curator": curator,
     }
+    if not curator:
+        # Sessions the user leads as a reviewer: their disagreements and exports.
+        context["reviewed_sessions"] = list(
+            LabelingSession.objects.filter(
+                reviewers=user, experiment__lifecycle_stage=LifecycleStage.ACTIVE
+            )
+            .exclude(status=SessionStatus.DRAFT)
+            .select_related("experiment")
+            .order_by("-updated_at", "-pk")
+        )
     if curator:
         sessions = (
             LabelingSession.objects.active()

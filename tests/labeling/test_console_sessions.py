@@ -420,3 +420,22 @@ def test_remove_redirect_stays_on_the_dashboard(curator_client, busy_session, ba
     assert response.status_code == 302
     dashboard = reverse("console:session_detail", args=[busy_session.pk])
     assert response["Location"] == dashboard + query
+
+
+def test_reviewers_are_chosen_in_the_session_form(
+    curator_client, experiment, schemas, labeler, outsider, curator
+):
+    session = make_session(experiment, schemas=schemas, labelers=[labeler], name="Reviewed")
+    url = reverse("console:session_edit", args=[session.pk])
+    page = curator_client.get(url).content.decode()
+    assert 'name="reviewers"' in page
+    assert f'value="{curator.pk}"' not in page.split('id="section-reviewers"')[1]  # staff lead
+    data = form_data(schemas, [labeler], name="Reviewed", reviewers=[str(outsider.pk)])
+    assert curator_client.post(url, data).status_code == 302
+    assert list(session.reviewers.all()) == [outsider]
+    assert curator_client.get(url).context["form"].initial["reviewers"] == [outsider.pk]
+    # Unticking every box removes them.
+    assert (
+        curator_client.post(url, form_data(schemas, [labeler], name="Reviewed")).status_code == 302
+    )
+    assert not session.reviewers.exists()

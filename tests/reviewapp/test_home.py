@@ -171,7 +171,7 @@ def test_the_summary_is_short(curator_client, monkeypatch):
     assert "see every session" in response.content.decode()
 
 
-@pytest.mark.parametrize(("role", "queries"), [("labeler", 4), ("curator", 7)])
+@pytest.mark.parametrize(("role", "queries"), [("labeler", 5), ("curator", 7)])
 def test_query_count_is_fixed(client, labeler, curator, role, queries, django_assert_num_queries):
     user = labeler if role == "labeler" else curator
     client.force_login(user)
@@ -183,8 +183,8 @@ def test_query_count_is_fixed(client, labeler, curator, role, queries, django_as
             make_trace(session.experiment)
 
     grow(1)
-    # labelers: session, user, my queues, experiments; curators also: active sessions, their
-    # item counts by state, their labeler counts
+    # everyone: session, user, my queues, experiments; labelers also the sessions they review;
+    # curators instead the active sessions, their item counts by state, their labeler counts
     with django_assert_num_queries(queries):
         client.get(URL)
     grow(4)
@@ -192,3 +192,18 @@ def test_query_count_is_fixed(client, labeler, curator, role, queries, django_as
         response = client.get(URL)
     assert len(response.context["queues"]) == 5
     assert len(response.context["experiments"]) == 5
+
+
+def test_reviewers_find_the_sessions_they_review(client, outsider):
+    from django.urls import reverse
+
+    from tests.factories import make_review_session
+
+    session = make_review_session(items=1, name="Reviewed one")
+    session.reviewers.add(outsider)
+    make_review_session(items=1, name="Draft one", status="draft").reviewers.add(outsider)
+    client.force_login(outsider)
+    html = client.get(URL).content.decode()
+    assert "Sessions you review" in html and "Reviewed one" in html
+    assert "Draft one" not in html
+    assert reverse("campaign:disagreements", args=[session.pk]) in html

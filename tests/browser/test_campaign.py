@@ -1,0 +1,82 @@
+"""The campaign lead in a browser: opens the disagreements view from the session dashboard,
+settles one question by picking a labeler's answer (swapped in place), accepts the unanimous
+item in bulk, and downloads the three exports."""
+
+import csv
+import io
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from labeling.models import Adjudication
+from tests.labeling.campaign_fixtures import build_campaign
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def world(curator, labeler, other_labeler, outsider):
+    return build_campaign(curator, labeler, other_labeler, outsider)
+
+
+def test_lead_settles_a_disagreement_and_downloads_the_exports(page, login, world, tmp_path):
+    session = world.session
+    login(world.users["curator"])
+    page.goto(f"/console/sessions/{session.pk}/")
+    page.get_by_role("button", name="Disagreements").click()
+    expect(page.get_by_role("heading", name="Disagreements", level=1)).to_be_visible()
+    cells = page.locator("article.settle-cell")
+    expect(cells).to_have_count(2)
+
+    # Pick other_labeler's answer to "Correct?" on item 0: the cell swaps in place.
+    cell = cells.filter(has_text="Correct?")
+    row = cell.get_by_role("row").filter(has_text="other_labeler")
+    expect(row).to_contain_text("other_labeler thinks so")
+    cell.get_by_label("Note").fill("Checked the source")
+    url_before = page.url
+    row.get_by_role("button", name="Use this answer").click()
+    expect(page.get_by_role("status").filter(has_text="Settled:")).to_contain_text("Fail")
+    assert page.url == url_before  # swapped in place, no navigation
+    summary = page.locator("#campaign-summary")
+    expect(summary).to_contain_text("1 to settle")  # the figures reload after the swap
+    settled = Adjudication.objects.get()
+    assert settled.assessment.value is False
+    assert settled.assessment.rationale == "Checked the source"
+
+    # Enter a new value for the other disagreement ("Answer?"), through the schema's input.
+    cell = page.locator("article.settle-cell").filter(has_text="Answer?")
+    cell.get_by_text("Enter a different answer").click()
+    cell.get_by_role("textbox", name="Answer?").fill("Paris, France")
+    cell.get_by_role("button", name="Settle with this answer").click()
+    expect(cell.get_by_text("item adjudicated")).to_be_visible()
+
+    # Bulk accept, after the confirmation page.
+    page.get_by_role("button", name="Accept all unanimous answers…").click()
+    page.get_by_role("button", name="Accept 1 item").click()
+    expect(page.get_by_text("Accepted the unanimous answers of 1 item")).to_be_visible()
+
+    # Downloads.
+    page.get_by_role("navigation", name="Campaign").get_by_role("link", name="Exports").click()
+    expect(page.get_by_text("6 rows")).to_be_visible()
+    files = {}
+    for name in ("Download CSV", "Download JSONL", "Download dataset"):
+        with page.expect_download() as info:
+            page.get_by_role("button", name=name).click()
+        download = info.value
+        target = tmp_path / download.suggested_filename
+        download.save_as(target)
+        files[download.suggested_filename] = target.read_text()
+    assert set(files) == {
+        "march-review-qa-results.csv",
+        "march-review-qa-results.jsonl",
+        "march-review-qa-eval-dataset.jsonl",
+    }
+    rows = list(csv.DictReader(io.StringIO(files["march-review-qa-results.csv"])))
+    assert rows[0]["final_value"] == "false" and rows[0]["adjudicated"] == "true"
+    records = files["march-review-qa-results.jsonl"].splitlines()
+    assert len(records) == 6
+    dataset = [
+        json.loads(line) for line in files["march-review-qa-eval-dataset.jsonl"].splitlines()
+    ]
+    assert dataset[0] == {"inputs": {"question": "Q0"}, "expectations": {"answer": "Paris, France"}}

@@ -1,0 +1,260 @@
+"""Disagreements view, settling a cell (HTMX and plain POST), bulk accept."""
+
+import pytest
+from django.urls import reverse
+
+from labeling.models import Adjudication
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(campaign, name="disagreements", **query):
+    url = reverse(f"campaign:{name}", args=[campaign.session.pk])
+    if query:
+        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return url
+
+
+def _settle_url(campaign, item):
+    return reverse("campaign:settle", args=[campaign.session.pk, item.pk])
+
+
+def _answers(campaign, item, schema):
+    from labeling.results import load_cells
+
+    (cell,) = [
+        c for c in load_cells(campaign.session, item_ids=[item.pk]) if c.question.schema == schema
+    ]
+    return cell.answers
+
+
+def test_lists_disagreements_worst_first_with_answers_side_by_side(client, campaign):
+    client.force_login(campaign.users["curator"])
+    response = client.get(_url(campaign))
+    assert response.status_code == 200
+    html = response.content.decode()
+    # Item 0 disagrees on both questions; "answer" is 2 of 3 pairs apart like "correct".
+    assert html.count('class="settle-cell') == 2
+    assert "labeler thinks so" in html and "other_labeler thinks so" in html
+    assert reverse("traces:trace", args=[campaign.items[0].trace.trace_id]) in html
+    assert "Lyon" in html
+    assert "1</strong> <span>unanimous item" in html  # item 1, ready for bulk accept
+    assert html.index("Lyon") > 0
+
+
+def test_filter_by_question_and_show_settled(client, campaign):
+    client.force_login(campaign.users["curator"])
+    response = client.get(_url(campaign, question=campaign.answer.pk))
+    assert response.content.decode().count('class="settle-cell') == 1
+    client.post(
+        _settle_url(campaign, campaign.items[0]),
+        {"question": campaign.answer.pk, f"q-{campaign.answer.pk}": "Paris"},
+    )
+    html = client.get(_url(campaign)).content.decode()
+    assert html.count('class="settle-cell') == 1  # the settled one is hidden
+    html = client.get(_url(campaign, settled=1)).content.decode()
+    assert html.count('class="settle-cell') == 2
+    assert 'chip-ok">settled' in html
+
+
+def test_htmx_filter_returns_the_list_partial(client, campaign):
+    client.force_login(campaign.users["curator"])
+    response = client.get(_url(campaign, question=campaign.correct.pk), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="disagreement-list"')
+    assert "<html" not in html
+
+
+def test_disagreements_query_count_does_not_grow_with_items(
+    client, campaign, django_assert_max_num_queries
+):
+    client.force_login(campaign.users["curator"])
+    with django_assert_max_num_queries(20):
+        client.get(_url(campaign))
+
+
+def test_pick_a_labelers_answer_with_htmx_swaps_the_cell(client, campaign):
+    client.force_login(campaign.users["reviewer"])
+    item = campaign.items[0]
+    theirs = _answers(campaign, item, campaign.correct)[1]  # other_labeler: False
+    response = client.post(
+        _settle_url(campaign, item),
+        {"question": campaign.correct.pk, "pick": theirs.assessment_id, "rationale": "Checked"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith("<article")
+    assert f'id="cell-{item.pk}-{campaign.correct.pk}-t"' in html
+    assert "Settled:" in html
+    assert "cell-settled" in response["HX-Trigger"]  # the page reloads its figures
+    row = Adjudication.objects.get(item=item, schema=campaign.correct)
+    assert row.assessment.value is False
+    assert row.assessment.rationale == "Checked"
+    assert row.adjudicator == campaign.users["reviewer"]
+    assert row.assessment.source_id == "reviewer"
+
+
+def test_enter_a_new_value_without_js_redirects_back(client, campaign):
+    client.force_login(campaign.users["curator"])
+    item = campaign.items[0]
+    back = _url(campaign, settled=1)
+    response = client.post(
+        _settle_url(campaign, item),
+        {"question": campaign.answer.pk, f"q-{campaign.answer.pk}": "Paris, France", "next": back},
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(back + "#cell-")
+    row = Adjudication.objects.get(item=item, schema=campaign.answer)
+    assert (row.assessment.kind, row.assessment.value) == ("expectation", "Paris, France")
+
+
+def test_next_must_stay_on_this_site(client, campaign):
+    client.force_login(campaign.users["curator"])
+    response = client.post(
+        _settle_url(campaign, campaign.items[0]),
+        {"question": campaign.correct.pk, f"q-{campaign.correct.pk}": "true",
+         "next": "https://evil.example/"},
+    )  # fmt: skip
+    assert response["Location"].startswith(_url(campaign) + "#")
+
+
+def test_settling_both_questions_marks_the_item_adjudicated_on_the_dashboard(client, campaign):
+    client.force_login(campaign.users["curator"])
+    item = campaign.items[0]
+    for schema, value in ((campaign.correct, "false"), (campaign.answer, "Paris")):
+        client.post(_settle_url(campaign, item), {"question": schema.pk, f"q-{schema.pk}": value})
+    item.refresh_from_db()
+    assert item.adjudicated_by == campaign.users["curator"]
+    html = client.get(reverse("console:session_detail", args=[campaign.session.pk])).content
+    assert b"adjudicated" in html
+    html = client.get(_url(campaign, settled=1)).content.decode()
+    assert "item adjudicated" in html
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "Pick one of the answers, or enter a new one."),
+        ({"q-{correct}": "maybe"}, "Choose Pass or Fail."),
+        ({"pick": "a-doesnotexist"}, "not one of this question"),
+        ({"q-{correct}": "true", "rationale": "x" * 5001}, "the limit is 5,000"),
+    ],
+)
+@pytest.mark.parametrize("htmx", [True, False])
+def test_bad_input_re_renders_with_the_error_and_writes_nothing(
+    client, campaign, data, message, htmx
+):
+    client.force_login(campaign.users["curator"])
+    data = {k.format(correct=campaign.correct.pk): v for k, v in data.items()}
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = client.post(
+        _settle_url(campaign, campaign.items[0]),
+        {"question": campaign.correct.pk, **data},
+        **headers,
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Adjudication.objects.exists()
+
+
+def test_a_numeric_value_out_of_range_is_refused(client, campaign):
+    from tests.factories import make_answer, make_schema
+
+    score = make_schema(
+        campaign.session.experiment, "score", "numeric", {"min_value": 1, "max_value": 5}
+    )
+    campaign.session.sessionschema_set.create(schema=score, position=9)
+    item = campaign.items[0]
+    for assignment in item.assignments.all()[:2]:
+        make_answer(assignment, score, 2 if assignment.labeler.username == "labeler" else 4)
+    client.force_login(campaign.users["curator"])
+    response = client.post(
+        _settle_url(campaign, item), {"question": score.pk, f"q-{score.pk}": "9"}
+    )
+    assert response.status_code == 200
+    assert "at most 5" in response.content.decode()
+    assert not Adjudication.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"question": "999999"},
+        {"question": "abc"},
+        {},
+        {"question": "{correct}", "span": "0123456789abcdef"},
+    ],
+)
+def test_unknown_question_or_span_is_404(client, campaign, query):
+    client.force_login(campaign.users["curator"])
+    query = {k: v.format(correct=campaign.correct.pk) for k, v in query.items()}
+    response = client.post(_settle_url(campaign, campaign.items[0]), query)
+    assert response.status_code == 404
+
+
+def test_unknown_item_or_item_of_another_session_is_404(client, campaign):
+    from tests.factories import make_review_session
+
+    client.force_login(campaign.users["curator"])
+    elsewhere = make_review_session(items=1).items.get()
+    for item_pk in (elsewhere.pk, 999999):
+        url = reverse("campaign:settle", args=[campaign.session.pk, item_pk])
+        assert client.get(url, {"question": campaign.correct.pk}).status_code == 404
+
+
+def test_settle_page_shows_one_cell(client, campaign):
+    client.force_login(campaign.users["curator"])
+    response = client.get(
+        _settle_url(campaign, campaign.items[0]), {"question": campaign.correct.pk}
+    )
+    assert response.status_code == 200
+    assert response.content.decode().count('class="settle-cell') == 1
+
+
+def test_settle_requires_csrf(campaign):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(campaign.users["curator"])
+    response = client.post(
+        _settle_url(campaign, campaign.items[0]),
+        {"question": campaign.correct.pk, f"q-{campaign.correct.pk}": "true"},
+    )
+    assert response.status_code == 403
+    response = client.post(_url(campaign, "accept_unanimous"))
+    assert response.status_code == 403
+    assert not Adjudication.objects.exists()
+
+
+def test_bulk_accept_confirms_the_count_then_accepts(client, campaign):
+    client.force_login(campaign.users["curator"])
+    response = client.get(_url(campaign, "accept_unanimous"))
+    assert response.status_code == 200
+    assert "Accept 1 item" in response.content.decode()
+    assert not Adjudication.objects.exists()  # GET only asks
+    response = client.post(_url(campaign, "accept_unanimous"), follow=True)
+    assert response.redirect_chain[-1][0] == _url(campaign)
+    assert "Accepted the unanimous answers of 1 item (2 answers)." in response.content.decode()
+    rows = Adjudication.objects.filter(item=campaign.items[1])
+    assert rows.count() == 2 and all(row.accepted_consensus for row in rows)
+    campaign.items[1].refresh_from_db()
+    assert campaign.items[1].is_adjudicated
+    response = client.get(_url(campaign, "accept_unanimous"))
+    assert "no unanimous items left" in response.content.decode()
+
+
+def test_summary_partial_has_fresh_figures(client, campaign):
+    client.force_login(campaign.users["curator"])
+    url = _url(campaign, "disagreement_summary")
+    html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert html.lstrip().startswith('<div id="campaign-summary"')
+    assert "<strong>2</strong> <span>to settle" in html
+    client.post(
+        _settle_url(campaign, campaign.items[0]),
+        {"question": campaign.correct.pk, f"q-{campaign.correct.pk}": "true"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<strong>1</strong> <span>to settle" in html
+    assert "<strong>1</strong> <span>settled" in html
