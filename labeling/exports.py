@@ -60,11 +60,22 @@ def session_labelers(session: LabelingSession) -> list[str]:
     )
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection): such text
+# gets a leading apostrophe, which spreadsheets hide and read as "this is text".
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: str) -> str:
+    """Free text (answers, rationales, logins) made safe to open in a spreadsheet."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_value(value: Any) -> str:
+    """Text as is (made formula-safe); numbers, booleans, lists and objects as JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return csv_text(value)
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -80,7 +91,7 @@ def results_csv(session: LabelingSession) -> Iterator[str]:
     writer = csv.writer(_Echo())
     header = ["trace_id", "item_position", "question", "span_id"]
     for login in labelers:
-        header += [f"{login} value", f"{login} rationale"]
+        header += [csv_text(f"{login} value"), csv_text(f"{login} rationale")]
     header += ["final_value", "adjudicated", "adjudicator"]
     yield writer.writerow(header)
     for cell in iter_cells(session):
@@ -88,11 +99,11 @@ def results_csv(session: LabelingSession) -> Iterator[str]:
         row: list[Any] = [cell.trace_id, cell.item_position, cell.question.name, cell.span_id]
         for login in labelers:
             answer = by_labeler.get(login)
-            row += [csv_value(answer.value), answer.rationale] if answer else ["", ""]
+            row += [csv_value(answer.value), csv_text(answer.rationale)] if answer else ["", ""]
         row += [
             csv_value(cell.final_value),
             "true" if cell.is_adjudicated else "false",
-            cell.final.adjudicator if cell.final else "",
+            csv_text(cell.final.adjudicator) if cell.final else "",
         ]
         yield writer.writerow(row)
 

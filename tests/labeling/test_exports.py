@@ -215,3 +215,25 @@ def test_row_count_matches_the_file_with_span_questions(labeler, other_labeler, 
         "0000000000000001", "0000000000000002", "",
     }  # fmt: skip
     assert exports.export_counts(session).result_rows == 5
+
+
+def test_csv_neutralises_spreadsheet_formulas(curator, labeler, other_labeler):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers stay."""
+    from tests.factories import make_answer, make_assignment
+
+    session = make_review_session(
+        items=1, schemas=None, labelers=[labeler, other_labeler], name="formulas"
+    )
+    note = make_schema(session.experiment, "note", "text")
+    score = make_schema(session.experiment, "score", "numeric", {"min_value": -5})
+    session.sessionschema_set.all().delete()
+    session.sessionschema_set.create(schema=note, position=0)
+    session.sessionschema_set.create(schema=score, position=1)
+    item = session.items.get()
+    assignment = make_assignment(item, labeler)
+    make_answer(assignment, note, '=HYPERLINK("http://evil.example","x")')
+    make_answer(assignment, score, -3)
+    rows = list(csv.DictReader(io.StringIO("".join(exports.results_csv(session)))))
+    by_question = {row["question"]: row for row in rows}
+    assert by_question["note"]["labeler value"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert by_question["score"]["labeler value"] == "-3"
