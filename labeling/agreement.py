@@ -148,20 +148,19 @@ def _value_counts(pairable: list[list[Any]], index: Mapping[Any, int]) -> np.nda
     nothing elsewhere, and so does one item of m1 + m2 such labels in place of two.
     """
     unanimous: Counter[int] = Counter()
-    rows = []
+    split: list[list[int]] = []
     for values in pairable:
         columns = [index[value] for value in values]
         if all(column == columns[0] for column in columns):
             unanimous[columns[0]] += len(columns)
-            continue
-        row = np.zeros(len(index), dtype=np.int64)
-        np.add.at(row, columns, 1)
-        rows.append(row)
-    for column, count in unanimous.items():
-        row = np.zeros(len(index), dtype=np.int64)
-        row[column] = count
-        rows.append(row)
-    return np.vstack(rows)
+        else:
+            split.append(columns)
+    counts = np.zeros((len(split) + len(unanimous), len(index)), dtype=np.int64)
+    rows = [row for row, columns in enumerate(split) for _ in columns]
+    np.add.at(counts, (rows, [column for columns in split for column in columns]), 1)
+    for row, (column, count) in enumerate(unanimous.items(), start=len(split)):
+        counts[row, column] = count
+    return counts
 
 
 def _alpha_closed_form(pairable: list[list[Any]], metric: Metric) -> float:
@@ -216,6 +215,10 @@ class KappaMatrix:
 
     labelers: list[str]
     rows: list[list[Figure | None]]
+
+    @property
+    def named_rows(self) -> list[tuple[str, list[Figure | None]]]:
+        return list(zip(self.labelers, self.rows, strict=True))
 
     @property
     def pairs(self) -> int:
