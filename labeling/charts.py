@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 Bucket = Literal["day", "hour"]
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 16, 14, 40  # margins for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 52, 40, 14, 40  # margins for the axis labels
 PALETTE_SIZE = 8  # series colours: .series-0 … .series-7 in console.css
 
 
