@@ -247,3 +247,15 @@ def test_labelers_query_count_is_fixed(
     with django_assert_num_queries(13):
         response = curator_client.get(url)
     assert len(response.context["rows"]) == 6
+
+
+def test_progress_over_more_than_three_days_is_per_day(curator_client, labeler):
+    session = make_review_session(items=3, labelers=[labeler])
+    start = timezone.now() - timedelta(days=6)
+    for index, item in enumerate(session.items.order_by("position")):
+        make_assignment(item, labeler, claimed_at=start + timedelta(days=2 * index))
+    chart = curator_client.get(reverse("campaign:labelers", args=[session.pk])).context["chart"]
+    assert chart.bucket == "day"
+    (series,) = chart.series
+    assert series.total == 3
+    assert len(series.points.split()) == 1 + 5  # zero, then days 0..4
