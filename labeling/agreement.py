@@ -3,7 +3,8 @@ Cohen's kappa per labeler pair, and human consensus against LLM-judge or code fe
 
 The statistics are pure functions of answer values; `question_agreements` folds them over a
 session's cells (`labeling.results`), which arrive in batches, so a session of 10,000 items is
-never loaded whole. Only `session_agreement` touches the database.
+never loaded whole. Only `session_agreement` (and its helpers at the bottom) touches the
+database; it caches its result under a fingerprint of the data.
 
 Every figure carries the number of items it rests on and, when it cannot be computed, why
 (too few items, or no variation at all, where alpha and kappa are undefined: 0/0).
@@ -16,15 +17,18 @@ matches on every level (for numeric questions, equal numbers).
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import krippendorff
 import numpy as np
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
 
 from labeling.results import Cell, SessionQuestion, iter_cells, session_questions
 
@@ -37,6 +41,9 @@ NO_VARIATION = "undefined: every label is the same value, so there is no variati
 # float64) the same alpha is computed from its closed form instead (free text, many numbers).
 DENSE_LIMIT = 8_000_000
 
+
+CACHE_VERSION = 1  # bump when the figures' classes or computation change
+CACHE_SECONDS = 60 * 60
 
 # --- figures -------------------------------------------------------------------------------------
 
@@ -318,7 +325,8 @@ class _Tally:
                 continue
             keyed.append((answer.labeler_id, key))
             self.names[answer.labeler_id] = answer.username
-            self.display.setdefault(key, self._show(answer.value))
+            if key not in self.display:
+                self.display[key] = self._show(answer.value)
         if keyed:
             self.labeled += 1
         if len(keyed) >= 2:
@@ -333,11 +341,13 @@ class _Tally:
             human_key = self._key(consensus)
             if human_key is None:
                 return
-            self.display.setdefault(human_key, self._show(consensus))
+            if human_key not in self.display:
+                self.display[human_key] = self._show(consensus)
             for source, value in judges.items():
                 judge_key = self._key(value)
                 if judge_key is not None:
-                    self.display.setdefault(judge_key, self._show(value))
+                    if judge_key not in self.display:
+                        self.display[judge_key] = self._show(value)
                     self.judged[source].append((human_key, judge_key))
 
     def _key(self, value: Any) -> Any:
@@ -420,22 +430,26 @@ def question_agreements(
 # --- loading -------------------------------------------------------------------------------------
 
 
-def load_judge_values(session, questions: Sequence[SessionQuestion]) -> JudgeValues:
-    """Valid LLM_JUDGE and CODE feedback named like the session's questions, on the session's
-    traces: the latest per (trace, name, span, source). One query."""
+def _judge_feedback(session, questions: Sequence[SessionQuestion]):
+    """Valid LLM_JUDGE and CODE feedback named like the session's questions, on its traces."""
     from labeling.models import Item
     from traces.models import Assessment, AssessmentKind, SourceType
 
-    names = [question.name for question in questions]
+    return Assessment.objects.filter(
+        trace_id__in=Item.objects.filter(session=session).values("trace_id"),
+        name__in=[question.name for question in questions],
+        kind=AssessmentKind.FEEDBACK,
+        source_type__in=[SourceType.LLM_JUDGE, SourceType.CODE],
+        valid=True,
+        value__isnull=False,
+    )
+
+
+def load_judge_values(session, questions: Sequence[SessionQuestion]) -> JudgeValues:
+    """The judges' feedback on the session's traces: the latest per (trace, name, span,
+    source). One query."""
     rows = (
-        Assessment.objects.filter(
-            trace_id__in=Item.objects.filter(session=session).values("trace_id"),
-            name__in=names,
-            kind=AssessmentKind.FEEDBACK,
-            source_type__in=[SourceType.LLM_JUDGE, SourceType.CODE],
-            valid=True,
-            value__isnull=False,
-        )
+        _judge_feedback(session, questions)
         .order_by("create_time", "pk")
         .values_list("trace_id", "name", "span_id", "source_type", "source_id", "value")
     )
@@ -445,11 +459,50 @@ def load_judge_values(session, questions: Sequence[SessionQuestion]) -> JudgeVal
     return values
 
 
+def _fingerprint(session, questions: Sequence[SessionQuestion]) -> str:
+    """What the figures depend on, in three aggregate queries: every new, changed or removed
+    answer, adjudication or judge label changes a count or a largest id (a changed answer is a
+    new assessment, with a larger id), and editing a question bumps its version."""
+    from labeling.models import Adjudication, Answer, AssignmentState
+
+    answers = Answer.objects.filter(
+        assignment__item__session=session, assignment__state=AssignmentState.SUBMITTED
+    ).aggregate(n=Count("pk"), last=Max("assessment_id"))
+    finals = Adjudication.objects.filter(item__session=session).aggregate(
+        n=Count("pk"), last=Max("assessment_id")
+    )
+    judges = _judge_feedback(session, questions).aggregate(
+        n=Count("pk"), last=Max("pk"), updated=Max("last_update_time")
+    )
+    parts = [
+        session.pk,
+        session.created_at.isoformat(),
+        *[f"{q.schema.pk}.{q.schema.version}" for q in questions],
+        *answers.values(),
+        *finals.values(),
+        *judges.values(),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
 def session_agreement(session) -> list[QuestionAgreement]:
-    """Agreement figures for every question of the session: the questions, the judges'
-    feedback, then the cells 500 items at a time (3 queries per batch)."""
+    """Agreement figures for every question of the session.
+
+    Computing them reads every answer (the cells, 500 items at a time: 3 queries per batch,
+    seconds for 10,000 items), and the dashboard's summary and the agreement page ask for
+    the same figures one after the other: so they are cached under a fingerprint of the data
+    they rest on, checked on every call, and are never stale.
+    """
     questions = session_questions(session)
     if not questions:
         return []
-    judges = load_judge_values(session, questions)
-    return question_agreements(iter_cells(session, questions=questions), questions, judges)
+    key = f"labeling.agreement:{CACHE_VERSION}:{_fingerprint(session, questions)}"
+    results = cache.get(key)
+    if results is None:
+        judges = load_judge_values(session, questions)
+        cells = iter_cells(session, questions=questions)
+        results = question_agreements(cells, questions, judges)
+        cache.set(key, results, CACHE_SECONDS)
+    # The questions as they are now (a retitled question keeps its version and its figures).
+    fresh = {question.schema.pk: question for question in questions}
+    return [replace(result, question=fresh[result.question.schema.pk]) for result in results]

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from django.core.cache import cache
 
 from labeling import agreement
 from labeling.agreement import (
@@ -176,6 +177,14 @@ def test_landis_koch_readings(value, reading):
     assert Figure(value=value, n=10).reading == reading
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Figures are cached per session fingerprint; each test starts from an empty cache."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
 # --- over a session's cells ----------------------------------------------------------------------
 
 
@@ -328,3 +337,56 @@ def test_alpha_value_is_a_plain_float(campaign):
     session, _, _ = campaign
     value = by_name(session_agreement(session))["correct"].alpha.value
     assert type(value) is float and not math.isnan(value)
+
+
+# --- caching -------------------------------------------------------------------------------------
+
+
+def test_figures_are_cached_until_the_data_changes(campaign, curator, django_assert_num_queries):
+    session, items, (labeler, *_) = campaign
+    first = by_name(session_agreement(session))
+    # questions + the fingerprint's three aggregates; no cells read
+    with django_assert_num_queries(4):
+        again = by_name(session_agreement(session))
+    assert again["correct"].alpha == first["correct"].alpha
+
+    # A changed answer (a new assessment) is seen at once.
+    schema = first["correct"].question.schema
+    answer = items[3].assignments.get(labeler=labeler).answers.get(schema=schema)
+    changed = services.log_feedback(
+        trace_id=items[3].trace.trace_id,
+        name="correct",
+        value=False,
+        source=services.Source("HUMAN", labeler.username),
+    )
+    answer.assessment = changed
+    answer.save()
+    now = by_name(session_agreement(session))
+    assert now["correct"].percent.value == 1.0  # item 4 is no longer split
+
+    # So are an adjudication and a new judge label.
+    Adjudication.objects.create(
+        item=items[0],
+        schema=schema,
+        assessment=services.log_feedback(
+            trace_id=items[0].trace.trace_id,
+            name="correct",
+            value=False,
+            source=services.Source("HUMAN", curator.username),
+        ),
+    )
+    (judge,) = by_name(session_agreement(session))["correct"].judges
+    # Consensus now F (adjudicated), T, F, F (item 4 settled by the change); judge T, F, F, T.
+    assert judge.confusion.counts == [[1, 2], [1, 0]]
+    make_feedback(items[2].trace, "correct", True, source=services.Source("CODE", "rule"))
+    assert len(by_name(session_agreement(session))["correct"].judges) == 2
+
+
+def test_a_retitled_question_shows_its_new_title_from_the_cache(campaign):
+    session, _, _ = campaign
+    session_agreement(session)
+    schema = session.schemas.get(name="correct")
+    schema.title = "Is it right?"
+    schema.save(update_fields=["title"])
+    titles = [result.question.schema.title for result in session_agreement(session)]
+    assert "Is it right?" in titles

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +22,14 @@ from traces import services
 pytestmark = pytest.mark.django_db
 
 PAGES = ["campaign:agreement", "campaign:labelers"]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Agreement figures are cached per session fingerprint; start each test without them."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -182,10 +191,14 @@ def test_agreement_query_count_does_not_grow_with_labelers(
     curator_client, campaign, django_assert_num_queries
 ):
     url = reverse("campaign:agreement", args=[campaign.pk])
-    # auth session, user, labeling session, questions, judges' feedback, then per batch of 500
-    # items: items, answers, finals; and the empty batch that ends the walk
-    with django_assert_num_queries(9):
+    # auth session, user, labeling session, questions, the data's fingerprint (3), judges'
+    # feedback, then per batch of 500 items: items, answers, finals; and the empty batch that
+    # ends the walk
+    with django_assert_num_queries(12):
         curator_client.get(url)
+    # Then from the cache, as long as nothing changed.
+    with django_assert_num_queries(7):
+        curator_client.get(url, headers={"HX-Request": "true"})
 
 
 # --- labelers page -------------------------------------------------------------------------------
