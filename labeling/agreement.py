@@ -128,31 +128,34 @@ def krippendorff_alpha(units: Iterable[Sequence[Any]], metric: Metric = "nominal
     if len(domain) < 2:
         return _none(len(pairable), NO_VARIATION)
     index = {value: position for position, value in enumerate(domain)}
-    counts = _value_counts(pairable, index)
-    if counts.shape[0] * len(domain) ** 2 > DENSE_LIMIT:
+    split, unanimous = _merge_unanimous(pairable, index)
+    if (len(split) + len(unanimous)) * len(domain) ** 2 > DENSE_LIMIT:
         value = _alpha_closed_form(pairable, metric)
     else:
         value = krippendorff.alpha(
-            value_counts=counts,
+            value_counts=_value_counts(split, unanimous, len(domain)),
             value_domain=np.array(domain, dtype=float) if metric == "interval" else None,
             level_of_measurement=metric,
         )
     return Figure(value=float(value), n=len(pairable))
 
 
-def _sort_key(value: Any) -> tuple[str, str]:
+def _sort_key(value: Any) -> tuple[str, Any]:
     # Keys of one question may mix types (a judge answering "yes" to a pass/fail question).
     if isinstance(value, (int, float, str)):
         return (type(value).__name__, value)
     return ("~", repr(value))
 
 
-def _value_counts(pairable: list[list[Any]], index: Mapping[Any, int]) -> np.ndarray:
-    """The (items x values) count matrix the library takes, made small first: items whose
-    labels all agree are merged, per value, into one pseudo-item holding all their labels.
+def _merge_unanimous(
+    pairable: list[list[Any]], index: Mapping[Any, int]
+) -> tuple[list[list[int]], Counter[int]]:
+    """Items as value indices, with the items whose labels all agree merged, per value, into
+    one pseudo-item holding all their labels (returned as value index -> label count).
 
     This is exact: an item where m labels share value v adds m to the coincidence o[v, v] and
-    nothing elsewhere, and so does one item of m1 + m2 such labels in place of two.
+    nothing elsewhere, and so does one item of m1 + m2 such labels in place of two. It keeps
+    the library's (items x values x values) work small: most items are unanimous.
     """
     unanimous: Counter[int] = Counter()
     split: list[list[int]] = []
@@ -162,12 +165,17 @@ def _value_counts(pairable: list[list[Any]], index: Mapping[Any, int]) -> np.nda
             unanimous[columns[0]] += len(columns)
         else:
             split.append(columns)
-    counts = np.zeros((len(split) + len(unanimous), len(index)), dtype=np.int64)
-    rows = [row for row, columns in enumerate(split) for _ in columns]
-    np.add.at(counts, (rows, [column for columns in split for column in columns]), 1)
-    for row, (column, count) in enumerate(unanimous.items(), start=len(split)):
-        counts[row, column] = count
-    return counts
+    return split, unanimous
+
+
+def _value_counts(split: list[list[int]], unanimous: Counter[int], size: int) -> np.ndarray:
+    """The (items x values) count matrix the library takes."""
+    cells = [row * size + column for row, columns in enumerate(split) for column in columns]
+    cells += [(len(split) + row) * size + column for row, column in enumerate(unanimous)]
+    weights = [1] * (len(cells) - len(unanimous)) + list(unanimous.values())
+    rows = len(split) + len(unanimous)
+    counts = np.bincount(cells, weights=weights, minlength=rows * size)
+    return counts.reshape(rows, size).astype(np.int64)
 
 
 def _alpha_closed_form(pairable: list[list[Any]], metric: Metric) -> float:
