@@ -121,7 +121,7 @@ def seed_campaign(*, seed: int) -> LabelingSession | None:
         Assessment.objects.filter(
             experiment=experiment, name="groundedness", source_type=SourceType.LLM_JUDGE
         )
-        .exclude(value=None)
+        .filter(value__isnull=False)
         .order_by("trace__request_time")
         .values_list("trace__trace_id", flat=True)
         .distinct()
