@@ -144,10 +144,14 @@ def build(items: int) -> dict:
     return {"session": session, "curator": curator, "answers": len(links)}
 
 
-def timed(call, runs: int) -> tuple[float, int]:
-    """(median ms, queries of the last run)."""
+def timed(call, runs: int, *, cold: bool = True) -> tuple[float, int]:
+    """(median ms, queries of the last run); `cold` empties the cache before each run."""
+    from django.core.cache import cache
+
     samples = []
     for _ in range(runs):
+        if cold:
+            cache.clear()
         reset_queries()
         start = time.perf_counter()
         call()
@@ -166,6 +170,7 @@ def main() -> None:
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         from labeling.agreement import session_agreement
+        from labeling.labeler_stats import labeler_statistics
 
         started = time.perf_counter()
         world = build(args.items)
@@ -188,24 +193,27 @@ def main() -> None:
         print(f"\n{'computation':42} {'median ms':>10} {'queries':>8}")
         median, queries = timed(lambda: session_agreement(session), args.runs)
         print(f"{'session_agreement':42} {median:10.1f} {queries:8d}")
+        median, queries = timed(lambda: session_agreement(session), args.runs, cold=False)
+        print(f"{'session_agreement, cached':42} {median:10.1f} {queries:8d}")
+        median, queries = timed(lambda: labeler_statistics(session), args.runs)
+        print(f"{'labeler_statistics':42} {median:10.1f} {queries:8d}")
 
         client = Client()
         client.force_login(world["curator"])
+        agreement = reverse("campaign:agreement", args=[session.pk])
         pages = [
-            ("agreement page", reverse("campaign:agreement", args=[session.pk]), {}),
-            (
-                "agreement summary (htmx)",
-                reverse("campaign:agreement", args=[session.pk]),
-                {"HX-Request": "true"},
-            ),
-            ("labelers page", reverse("campaign:labelers", args=[session.pk]), {}),
+            ("agreement page", agreement, {}, True),
+            ("agreement page, cached", agreement, {}, False),
+            ("dashboard summary (htmx), cached", agreement, {"HX-Request": "true"}, False),
+            ("labelers page", reverse("campaign:labelers", args=[session.pk]), {}, True),
+            ("session dashboard", reverse("console:session_detail", args=[session.pk]), {}, True),
         ]
-        for name, url, headers in pages:
+        for name, url, headers, cold in pages:
 
             def get(url=url, headers=headers):
                 assert client.get(url, headers=headers).status_code == 200
 
-            median, queries = timed(get, args.runs)
+            median, queries = timed(get, args.runs, cold=cold)
             print(f"{name:42} {median:10.1f} {queries:8d}")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
