@@ -4,11 +4,12 @@ per-labeler statistics, exports. For curators and the session's reviewers
 
 from django.urls import path
 
-from labeling import adjudication_views, export_views
+from labeling import adjudication_views, agreement_views, export_views
 
 app_name = "campaign"
 
 urlpatterns: list = [
+    path("<int:pk>/agreement/", agreement_views.agreement, name="agreement"),
     path("<int:pk>/disagreements/", adjudication_views.disagreements, name="disagreements"),
     path(
         "<int:pk>/disagreements/summary/",
@@ -23,4 +24,5 @@ urlpatterns: list = [
     path("<int:pk>/export.csv", export_views.export_csv, name="export_csv"),
     path("<int:pk>/export.jsonl", export_views.export_jsonl, name="export_jsonl"),
     path("<int:pk>/eval-dataset.jsonl", export_views.eval_dataset, name="eval_dataset"),
+    path("<int:pk>/labelers/", agreement_views.labelers, name="labelers"),
 ]

@@ -39,6 +39,7 @@ DEMO_USERS = [
     ),
     DemoUser("alice", "alice-demo", "labeler", labeler=True),
     DemoUser("bob", "bob-demo", "labeler", labeler=True),
+    DemoUser("carol", "carol-demo", "labeler", labeler=True),
 ]
 
 

@@ -43,6 +43,10 @@ class Command(BaseCommand):
                 "(run `manage.py seed_demo` to add the demo experiments)."
             )
         else:
+            if reset:
+                from labeling.demo import delete_campaign
+
+                delete_campaign()
             for stats in seed_experiments(seed=seed, reset=reset):
                 if stats.skipped:
                     self.stdout.write(
@@ -61,6 +65,16 @@ class Command(BaseCommand):
                 )
             )
         logins = ensure_demo_users()
+        # The labeling campaign needs the demo experiments and labelers; it lives with the
+        # labeling app, which builds on traces (not the other way round).
+        from labeling.demo import seed_campaign
+
+        campaign = seed_campaign(seed=seed)
+        if campaign is not None:
+            self.stdout.write(
+                f"  Labeling campaign: {campaign.name!r}, {campaign.items.count()} items, "
+                f"{campaign.labels_per_item} labels per item"
+            )
         width = max(len(login.username) for login in logins)
         pwidth = max(len(login.password) for login in logins)
         self.stdout.write("\nDemo logins:")
