@@ -24,11 +24,11 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-import krippendorff
-import numpy as np
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
+from nltk.metrics.agreement import AnnotationTask
+from nltk.metrics.distance import binary_distance
 
 from labeling.results import Cell, SessionQuestion, iter_cells, session_questions
 
@@ -37,9 +37,9 @@ Metric = Literal["nominal", "interval"]
 NOT_ENOUGH_ITEMS = "not enough data: fewer than 2 items with 2 or more labels"
 NO_VARIATION = "undefined: every label is the same value, so there is no variation to measure"
 
-# The library builds a dense (units x values x values) array; past this many cells (~64 MB of
-# float64) the same alpha is computed from its closed form instead (free text, many numbers).
-DENSE_LIMIT = 8_000_000
+# The library's work grows with the square of the distinct values (and it refuses more than
+# 10,000); past this many the same alpha comes from its closed form (free text, many numbers).
+LIBRARY_MAX_VALUES = 1_000
 
 
 CACHE_VERSION = 1  # bump when the figures' classes or computation change
@@ -129,15 +129,40 @@ def krippendorff_alpha(units: Iterable[Sequence[Any]], metric: Metric = "nominal
         return _none(len(pairable), NO_VARIATION)
     index = {value: position for position, value in enumerate(domain)}
     split, unanimous = _merge_unanimous(pairable, index)
-    if (len(split) + len(unanimous)) * len(domain) ** 2 > DENSE_LIMIT:
+    if len(domain) > LIBRARY_MAX_VALUES:
         value = _alpha_closed_form(pairable, metric)
     else:
-        value = krippendorff.alpha(
-            value_counts=_value_counts(split, unanimous, len(domain)),
-            value_domain=np.array(domain, dtype=float) if metric == "interval" else None,
-            level_of_measurement=metric,
+        task = AnnotationTask(
+            distance=_squared_difference if metric == "interval" else binary_distance
         )
+        task.load_array(_triples(split, unanimous, domain if metric == "interval" else None))
+        value = task.alpha()
     return Figure(value=float(value), n=len(pairable))
+
+
+def _squared_difference(a: float, b: float) -> float:
+    """Krippendorff's interval metric."""
+    return (a - b) ** 2
+
+
+def _triples(
+    split: list[list[int]], unanimous: Counter[int], domain: Sequence[Any] | None
+) -> list[tuple[int, tuple[str, int], Any]]:
+    """(coder, item, value) triples for the library: value indices (nominal) or the values
+    themselves (`domain` given: interval). Coders are numbered within each item; alpha does
+    not depend on who gave which label, only on the labels of each item."""
+    label = (lambda column: column) if domain is None else (lambda column: domain[column])
+    triples = [
+        (coder, ("item", row), label(column))
+        for row, columns in enumerate(split)
+        for coder, column in enumerate(columns)
+    ]
+    triples += [
+        (coder, ("unanimous", column), label(column))
+        for column, count in unanimous.items()
+        for coder in range(count)
+    ]
+    return triples
 
 
 def _sort_key(value: Any) -> tuple[str, Any]:
@@ -155,7 +180,7 @@ def _merge_unanimous(
 
     This is exact: an item where m labels share value v adds m to the coincidence o[v, v] and
     nothing elsewhere, and so does one item of m1 + m2 such labels in place of two. It keeps
-    the library's (items x values x values) work small: most items are unanimous.
+    the library's work small: most items are unanimous.
     """
     unanimous: Counter[int] = Counter()
     split: list[list[int]] = []
@@ -166,16 +191,6 @@ def _merge_unanimous(
         else:
             split.append(columns)
     return split, unanimous
-
-
-def _value_counts(split: list[list[int]], unanimous: Counter[int], size: int) -> np.ndarray:
-    """The (items x values) count matrix the library takes."""
-    cells = [row * size + column for row, columns in enumerate(split) for column in columns]
-    cells += [(len(split) + row) * size + column for row, column in enumerate(unanimous)]
-    weights = [1] * (len(cells) - len(unanimous)) + list(unanimous.values())
-    rows = len(split) + len(unanimous)
-    counts = np.bincount(cells, weights=weights, minlength=rows * size)
-    return counts.reshape(rows, size).astype(np.int64)
 
 
 def _alpha_closed_form(pairable: list[list[Any]], metric: Metric) -> float:

@@ -80,7 +80,7 @@ def test_alpha_nominal_works_on_any_hashable_values():
 def test_alpha_closed_form_for_large_domains_equals_the_library(monkeypatch, metric):
     data = [[float(v) for v in unit] for unit in units(KRIPPENDORFF_2011)]
     expected = krippendorff_alpha(data, metric).value
-    monkeypatch.setattr(agreement, "DENSE_LIMIT", 0)
+    monkeypatch.setattr(agreement, "LIBRARY_MAX_VALUES", 0)
     assert krippendorff_alpha(data, metric).value == pytest.approx(expected, abs=1e-12)
 
 
