@@ -1,5 +1,6 @@
 """A demo labeling campaign for `manage.py seed_demo`: three labelers on the payments docs
-assistant's answers, so the agreement and labeler pages have something to show.
+assistant's answers, so the agreement and labeler pages have something to show, and more
+traces waiting in the same queue, so the demo labelers have work when they sign in.
 
 Labels go through the review app's own services (`claim_next_item`, `submit_answers`), so the
 demo data is shaped exactly like real work: assignments, answers as HUMAN assessments, item
@@ -27,6 +28,8 @@ from traces.models import Assessment, Experiment, SourceType
 
 SESSION_NAME = "Docs answers review (demo)"
 ITEMS = 24
+# More traces in the queue that nobody has labeled yet, so the demo labelers have work waiting.
+WAITING_ITEMS = 16
 LABELERS = ("alice", "bob", "carol")
 # How often each labeler departs from the judge's verdict, and how many items they get to.
 HABITS = {"alice": (0.04, ITEMS), "bob": (0.08, ITEMS), "carol": (0.14, 20)}
@@ -154,4 +157,10 @@ def seed_campaign(*, seed: int) -> LabelingSession | None:
             now += timedelta(minutes=rng.randint(2, 50))
             if now.hour >= 17:  # the working day is over
                 now = now.replace(hour=9) + timedelta(days=1, minutes=rng.randint(0, 90))
+    waiting = (
+        experiment.traces.exclude(trace_id__in=list(judged_traces[:ITEMS]))
+        .order_by("request_time", "pk")
+        .values_list("trace_id", flat=True)[:WAITING_ITEMS]
+    )
+    services.add_traces_by_id(session=session, trace_ids=list(waiting))
     return session

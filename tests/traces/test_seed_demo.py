@@ -319,8 +319,10 @@ def test_demo_labeling_campaign_has_three_labelers_who_mostly_agree():
 
     output = seed_demo()
     session = LabelingSession.objects.get(name="Docs answers review (demo)")
-    assert "Labeling campaign: 'Docs answers review (demo)', 24 items" in output
+    assert "Labeling campaign: 'Docs answers review (demo)', 40 items" in output
     assert session.labels_per_item == 3
+    # 24 labeled by all three (carol: 20), 16 waiting for the demo labelers.
+    assert session.items.filter(state="pending").count() == 16
     assert sorted(session.labelers.values_list("username", flat=True)) == [
         "alice",
         "bob",
