@@ -34,7 +34,7 @@ from labeling.models import (
     SessionStatus,
 )
 from reviewapp.types import HtmxHttpRequest
-from traces.models import Assessment, SourceType, Span
+from traces.models import Assessment, SourceType, Span, Trace
 from traces.spantree import build_span_tree, format_duration_ns
 
 # --- access --------------------------------------------------------------------------------------
@@ -343,6 +343,7 @@ def _go_next(
         return redirect(url)
     if nxt is None:
         return push_url(_render_done(request, session, notice=notice), url)
+    nxt.item.trace = Trace.objects.get(pk=nxt.item.trace_id)  # the claim does not join it
     response = _render_item(
         request, nxt, page=_page_data(nxt, schemas), notice=notice, previous=finished
     )
