@@ -409,18 +409,65 @@ def _reservation_and_window(
     return mine, window
 
 
+def _lock_first_candidate(
+    ids: list[int], *, labels_per_item: int, labeler_id: int, now: datetime, tried: list[int]
+) -> Item | None:
+    """Of the items `ids`, the first by position that the labeler may take (the conditions of
+    `_with_free_slots`: fewer than `labels_per_item` slots held, not submitted or skipped by
+    them; not in `tried`) and that no other transaction holds locked; locked now.
+
+    Written in SQL because every submit & next runs it: the ORM builds this statement (two
+    correlated subqueries, a lock clause) in more CPU time than the database needs to run it.
+    On PostgreSQL the lock is `FOR UPDATE OF … SKIP LOCKED`; SQLite runs claims one at a time
+    (`BEGIN IMMEDIATE`) and has no row locks.
+    """
+    item, assignment = Item._meta.db_table, Assignment._meta.db_table
+    columns = ", ".join(f"i.{field.column}" for field in Item._meta.concrete_fields)
+    postgresql = connection.vendor == "postgresql"
+
+    def among(values: list[int]) -> tuple[str, list[Any]]:
+        if postgresql:
+            return "= ANY(%s)", [list(values)]
+        return f"IN ({', '.join(['%s'] * len(values))})", list(values)
+
+    in_ids, params = among(ids)
+    sql = (
+        f"SELECT {columns} FROM {item} i WHERE i.id {in_ids} "
+        f"AND (SELECT COUNT(*) FROM {assignment} s WHERE s.item_id = i.id AND (s.state = %s "
+        "OR (s.state = %s AND s.lease_expires_at > %s))) < %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {assignment} d WHERE d.item_id = i.id "
+        "AND d.labeler_id = %s AND d.state IN (%s, %s)) "
+    )
+    params += [
+        AssignmentState.SUBMITTED.value,
+        AssignmentState.CLAIMED.value,
+        connection.ops.adapt_datetimefield_value(now),
+        labels_per_item,
+        labeler_id,
+        *(state.value for state in DONE_STATES),
+    ]
+    if tried:
+        not_in, tried_params = among(tried)
+        sql += f"AND NOT (i.id {not_in}) "
+        params += tried_params
+    sql += "ORDER BY i.position, i.id LIMIT 1"
+    if connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE OF i SKIP LOCKED"
+    return next(iter(Item.objects.raw(sql, params)), None)
+
+
 def _first_unlocked(
     session: LabelingSession,
-    candidates: Callable[[QuerySet[Item]], QuerySet[Item]],
+    take: Callable[[list[int]], Item | None],
     first_window: list[int],
 ) -> Item | None:
     """The first candidate by position that no other transaction holds locked, locked now.
 
     The session's open items are searched in windows (the first 128 by position, then the next
     256, …): their ids are read first, with a plain ordered query (`first_window` holds the
-    first `CLAIM_WINDOW + 1`), and the candidate conditions (`candidates`: slot counts, the
-    labeler's own work) are checked on those ids only. So a claim looks at a bounded number of
-    items whatever the planner believes: with stale statistics (a session created a moment ago)
+    first `CLAIM_WINDOW + 1`), and the candidate conditions (`take`: slot counts, the labeler's
+    own work) are checked on those ids only. So a claim looks at a bounded number of items
+    whatever the planner believes: with stale statistics (a session created a moment ago)
     PostgreSQL would otherwise count the slots of every item of the session before sorting them.
     """
     start, size = 0, CLAIM_WINDOW
@@ -429,11 +476,7 @@ def _first_unlocked(
         if not window:
             return None
         # Skip items other claimers hold locked this instant: they take those, we the next.
-        item = (
-            candidates(Item.objects.filter(pk__in=window[:size]))
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
-        )
+        item = take(window[:size])
         if item is not None or len(window) <= size:
             return item
         start += size
@@ -487,23 +530,31 @@ def _claim_attempt(
 
     candidates_at = fixed_now or timezone.now()
 
-    def candidates(items: QuerySet[Item]) -> QuerySet[Item]:
-        items = _with_free_slots(
-            items, labels_per_item=session.labels_per_item, labeler=labeler, now=candidates_at
-        )
-        if tried:
-            items = items.exclude(pk__in=tried)
+    def take(ids: list[int]) -> Item | None:
         # No join to the trace here: with stale statistics PostgreSQL hashes the whole trace
         # table for it. The item page loads the trace by id.
-        return items.order_by("position", "id")
+        return _lock_first_candidate(
+            ids,
+            labels_per_item=session.labels_per_item,
+            labeler_id=labeler.pk,
+            now=candidates_at,
+            tried=tried,
+        )
 
-    item = _first_unlocked(session, candidates, window)
+    item = _first_unlocked(session, take, window)
     if item is None:
         # Every candidate left may be locked by other claimers right now: wait for the first
         # one rather than tell the labeler that nothing is left. (This transaction holds no
         # other lock, so waiting cannot deadlock.)
-        open_items = Item.objects.filter(session=session).exclude(state=ItemState.COMPLETE)
-        item = candidates(open_items).select_for_update(of=("self",)).first()
+        open_items = _with_free_slots(
+            Item.objects.filter(session=session).exclude(state=ItemState.COMPLETE),
+            labels_per_item=session.labels_per_item,
+            labeler=labeler,
+            now=candidates_at,
+        )
+        if tried:
+            open_items = open_items.exclude(pk__in=tried)
+        item = open_items.order_by("position", "id").select_for_update(of=("self",)).first()
         if item is None:
             return None
     now = fixed_now or timezone.now()
