@@ -1,20 +1,26 @@
 """Load test of the review app: N simulated labelers doing claim → submit & next.
 
-Run it against a running server that uses the same database (it creates the labelers, a
-session of items and signed-in browser sessions in that database first):
+By default it starts gunicorn itself on the database of DATABASE_URL (PostgreSQL for figures
+worth reporting) and stops it afterwards:
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/review_bench SECRET_KEY=… \\
-        python bench/review_load.py --url http://127.0.0.1:8000 --labelers 50 --duration 60
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/review_bench \\
+        .venv/bin/python bench/review_load.py --workers 4 --labelers 50 --think 1 --duration 60
+
+or point it at a running server that uses the same database with --url (it creates the
+labelers, a session of items and signed-in browser sessions in that database first).
 
 Each labeler is a thread with its own HTTP connection. It claims its first item (POST
 /review/<session>/next/), opens the item page, then loops: think for a moment (--think seconds,
 ±50 %), submit its answers the way the page does (one HTMX POST that stores the answers and
-returns the next item), until the time is up or nothing is left. It prints throughput and latency
-percentiles per kind of request, and the server-side figures a curator would check afterwards
-(items complete, labels stored, no item over-labeled).
+returns the next item), until the time is up or nothing is left. It prints the settings, then
+throughput and latency percentiles per kind of request, the CPU time the server processes used
+per request (when it started them; Linux), and the server-side figures a curator would check
+afterwards (items complete, labels stored, no item over-labeled).
 
-Options: --labelers N (50), --items M (2000), --labels-per-item K (1), --duration S (60),
---think S (1.0; 0 = as fast as possible), --url.
+Options: --labelers N (50), --items M (5000), --labels-per-item K (1), --duration S (60),
+--think S (1.0; 0 = as fast as possible), --workers W (4), --threads T (1: gunicorn's sync
+workers, as in the README; more makes them gthread workers), --port P (a free one), --url (use
+a running server instead).
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import platform
 import random
 import secrets
+import socket
 import string
+import subprocess
 import sys
 import threading
 import time
@@ -40,6 +49,8 @@ if str(ROOT) not in sys.path:
 
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.settings")
+    # The bench signs its labelers' browser sessions with the key the server it starts uses.
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
     import django
 
     django.setup()
@@ -293,7 +304,11 @@ class HttpLabeler:
         if status != 302:
             raise RuntimeError(f"claim answered {status}")
         location = urllib.parse.urlsplit(headers["location"]).path
-        return location if "/items/" in location else None
+        if "/items/" in location:
+            return location
+        if "/done/" not in location:
+            raise RuntimeError(f"claim went to {location}")
+        return None
 
     def open_item(self, path: str) -> None:
         status, _, _ = self.request("GET", path)
@@ -357,6 +372,87 @@ def work_queue(
     return done
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_gunicorn(*, workers: int, threads: int, port: int) -> subprocess.Popen:
+    """gunicorn on 127.0.0.1:`port` with the environment's database, DEBUG off."""
+    env = {
+        **os.environ,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_COOKIES": "0",
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "0",
+        "STATIC_MANIFEST": "0",
+        "PYTHONWARNINGS": "ignore:No directory at",
+    }
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "reviewapp.wsgi",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        f"--bind=127.0.0.1:{port}",
+        "--log-level=warning",
+        "--timeout=120",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with status {server.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    raise SystemExit("gunicorn did not answer /healthz within 30 s")
+
+
+def process_tree_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by `pid` and its children; None off Linux."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        pids, total = [pid], 0.0
+        while pids:
+            current = pids.pop()
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    pids.extend(int(child) for child in children.read().split())
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def settle(pid: int, timeout: float = 15.0) -> float | None:
+    """Wait until the server's workers are done starting (their CPU time stops growing), so
+    the CPU time per request leaves their start-up out; returns the CPU time so far."""
+    deadline = time.monotonic() + timeout
+    used = process_tree_cpu(pid)
+    while used is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = process_tree_cpu(pid)
+        if now is None or now - used < 0.02:
+            return now
+        used = now
+    return used
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -369,9 +465,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--url", help="a running server (default: start gunicorn)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (0: a free one)")
     parser.add_argument("--labelers", type=int, default=50)
-    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--labels-per-item", type=int, default=1)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--think", type=float, default=1.0)
@@ -384,21 +483,34 @@ def main(argv: list[str] | None = None) -> int:
     campaign = create_campaign(
         labelers=args.labelers, items=args.items, labels_per_item=args.labels_per_item
     )
+    database = f"{connection.vendor} {connection.settings_dict['NAME']}"
     connection.close()
+
+    server = None
+    if args.url:
+        url, server_desc = args.url, f"running server at {args.url}"
+    else:
+        port = args.port or free_port()
+        server = start_gunicorn(workers=args.workers, threads=args.threads, port=port)
+        url = f"http://127.0.0.1:{port}"
+        kind = "sync" if args.threads == 1 else f"gthread, {args.threads} threads each"
+        server_desc = f"gunicorn, {args.workers} workers ({kind}), DEBUG off"
     print(
-        f"Session {campaign.session_id}: {args.labelers} labelers for {args.duration:.0f} s, "
-        f"think time {args.think:g} s (±50 %), against {args.url}",
+        f"Settings: {server_desc}; database {database}; session {campaign.session_id}: "
+        f"{args.items} items, {args.labels_per_item} label(s) per item; {args.labelers} "
+        f"labelers for {args.duration:g} s, think time {args.think:g} s (±50 %); "
+        f"{os.cpu_count()} CPUs ({platform.python_implementation()} "
+        f"{platform.python_version()}), load average {loadavg()}",
         flush=True,
     )
 
     timings = Timings()
-    deadline = time.monotonic() + args.duration
     counts: list[int] = []
     failures: list[BaseException] = []
     lock = threading.Lock()
 
     def run(index: int, cookie: str) -> None:
-        labeler = HttpLabeler(args.url, cookie, campaign.csrf_token, campaign.session_id)
+        labeler = HttpLabeler(url, cookie, campaign.csrf_token, campaign.session_id)
         try:
             n = work_queue(
                 labeler,
@@ -416,16 +528,26 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             labeler.close()
 
-    started = time.monotonic()
-    threads = [
-        threading.Thread(target=run, args=(i, cookie))
-        for i, cookie in enumerate(campaign.cookies.values())
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
+    try:
+        server_cpu_before = None
+        if server is not None:
+            server_cpu_before = settle(server.pid)
+        deadline = time.monotonic() + args.duration
+        started = time.monotonic()
+        threads = [
+            threading.Thread(target=run, args=(i, cookie))
+            for i, cookie in enumerate(campaign.cookies.values())
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        server_cpu_after = process_tree_cpu(server.pid) if server else None
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
 
     print()
     columns = ("count", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
@@ -439,8 +561,15 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(len(v) for v in timings.samples.values())
     print(
         f"\nall requests: {total} in {elapsed:.1f} s = {total / elapsed:.1f} req/s; "
-        f"items submitted: {sum(counts)}; errors: {dict(timings.errors) or 0}"
+        f"items submitted: {sum(counts)}; errors: {dict(timings.errors) or 0}; "
+        f"load average now {loadavg()}"
     )
+    if server_cpu_before is not None and server_cpu_after is not None and total:
+        used = server_cpu_after - server_cpu_before
+        print(
+            f"server CPU (gunicorn processes): {used:.1f} s = {used / total * 1000:.1f} ms per "
+            f"request, {used / elapsed:.2f} of {os.cpu_count()} CPUs"
+        )
     if failures:
         print(f"first failure: {failures[0]!r}")
     results = campaign_results(campaign.session_id)

@@ -28,13 +28,14 @@ from labeling.models import (
     Answer,
     Assignment,
     AssignmentState,
+    Item,
     LabelingSchema,
     LabelingSession,
     SessionSchema,
     SessionStatus,
 )
 from reviewapp.types import HtmxHttpRequest
-from traces.models import Assessment, SourceType, Span
+from traces.models import Assessment, SourceType, Span, Trace
 from traces.spantree import build_span_tree, format_duration_ns
 
 # --- access --------------------------------------------------------------------------------------
@@ -181,16 +182,19 @@ def _schemas(session: LabelingSession) -> list[LabelingSchema]:
 
 
 def _spans(assignment: Assignment, schemas: list[LabelingSchema]) -> list[Span]:
-    """The spans the page shows: the root span(s) and the spans questions target."""
+    """The spans the page shows: the root span(s) and the spans questions target. When the
+    item's trace is not loaded yet (an item just claimed), it comes along with them."""
+    item = assignment.item
     targets = {s.target_span_type for s in schemas if s.target_span_type}
     where = Q(parent_id__isnull=True) | Q(parent_id="")
     if targets:
         where |= Q(span_type__in=targets)
-    return list(
-        Span.objects.filter(trace_id=assignment.item.trace_id)
-        .filter(where)
-        .order_by("start_time_ns", "id")
-    )
+    spans = Span.objects.filter(where, trace_id=item.trace_id).order_by("start_time_ns", "id")
+    if Item.trace.is_cached(item):
+        return list(spans)
+    spans = list(spans.select_related("trace"))
+    item.trace = spans[0].trace if spans else Trace.objects.get(pk=item.trace_id)
+    return spans
 
 
 def _initial(assignment: Assignment) -> dict[tuple[int, str], tuple[Any, str]]:

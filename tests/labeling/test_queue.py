@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import models
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -52,6 +53,40 @@ def test_claims_items_in_order_and_keeps_the_own_reservation(session, labeler):
     again = queue.claim_next_item(session=session, labeler=labeler)
     assert again.pk == first.pk
     assert Assignment.objects.count() == 1
+
+
+def test_a_claim_takes_five_queries(session, labeler, other_labeler, django_assert_num_queries):
+    # Items created after others sit first by position: the window is read by position.
+    Item.objects.filter(session=session).update(position=models.F("position") + 1000)
+    last = Item.objects.filter(session=session).order_by("-position").first()
+    Item.objects.filter(pk=last.pk).update(position=1)
+    # own reservation + window of open items, the candidate (locked), its slots, insert,
+    # item state; and the savepoint pair (the test runs inside a transaction).
+    with django_assert_num_queries(7):
+        mine = queue.claim_next_item(session=session, labeler=labeler)
+    assert mine.item.pk == last.pk
+    # Returning to the own reservation: that read, the lock, the lease update.
+    with django_assert_num_queries(5):
+        assert queue.claim_next_item(session=session, labeler=labeler).pk == mine.pk
+    theirs = queue.claim_next_item(session=session, labeler=other_labeler)
+    assert theirs.item.position == 1000
+
+
+def test_claims_look_past_the_first_window(labeler, other_labeler):
+    session = make_review_session(items=queue.CLAIM_WINDOW + 2, labelers=[labeler])
+    taken = list(Item.objects.filter(session=session).order_by("position")[: queue.CLAIM_WINDOW])
+    for item in taken:
+        Assignment.objects.create(
+            item=item,
+            labeler=other_labeler,
+            state=AssignmentState.SUBMITTED,
+            claimed_at=timezone.now(),
+            submitted_at=timezone.now(),
+        )
+    mine = queue.claim_next_item(session=session, labeler=labeler)
+    assert mine.item.position == queue.CLAIM_WINDOW
+    nxt = queue.claim_next_item(session=make_review_session(items=0), labeler=labeler)
+    assert nxt is None
 
 
 def test_a_reserved_item_is_not_handed_to_a_second_labeler(session, labeler, other_labeler):

@@ -290,9 +290,10 @@ def test_submit_htmx_swaps_in_the_next_item(
     mine = claim(session, labeler)
     data = answers(session, correct="false")
     # session, user, assignment, schemas; submit: lock, 2 inserts, 2 updates; claim: own
-    # reservation, window of open items, candidate (with its trace), count, insert, update;
-    # the next item: spans, other labels, progress; and 4 savepoints (the test runs inside a
-    # transaction). The item just submitted is the "previous" one: no query for it.
+    # reservation and window of open items, candidate, count, insert, update; the next item:
+    # spans, its trace (these traces have no spans; see below), other labels, progress; and 4
+    # savepoints (the test runs inside a transaction). The item just submitted is the
+    # "previous" one: no query for it.
     with django_assert_num_queries(22):
         response = labeler_client.post(url("submit", session, mine.item), data, **HTMX)
     assert response.status_code == 200
@@ -302,6 +303,20 @@ def test_submit_htmx_swaps_in_the_next_item(
     assert "<strong>1</strong> of 3" in response.text
     assert "Saved." in response.text
     assert url("submit", session, nxt.item) in response.text
+
+
+def test_submit_and_next_reads_the_next_trace_with_its_spans(
+    labeler_client, labeler, django_assert_num_queries
+):
+    session = make_review_session(items=2, spans=2, labelers=[labeler])
+    mine = claim(session, labeler)
+    data = {f"q-{schema(session, 'correct').pk}": "true"}
+    # As above, with the next item's trace read along with its spans: 17 queries + 4 savepoints.
+    with django_assert_num_queries(21):
+        response = labeler_client.post(url("submit", session, mine.item), data, **HTMX)
+    nxt = Assignment.objects.get(labeler=labeler, state=AssignmentState.CLAIMED)
+    assert response["HX-Push-Url"] == url("item", session, nxt.item)
+    assert nxt.item.trace.trace_id in response.text
 
 
 def test_invalid_answer_rerenders_with_the_error_and_keeps_the_others(
