@@ -362,6 +362,8 @@ def _lock_assignment(assignment: Assignment | int) -> Assignment:
 
 _RETRY = object()
 CLAIM_WINDOW = 128
+# Windows double up to this many ids: the ids travel as query parameters (SQLite caps them).
+CLAIM_WINDOW_MAX = 4096
 
 
 def _open_item_ids(session: LabelingSession) -> QuerySet[Item, int]:
@@ -464,11 +466,12 @@ def _first_unlocked(
     """The first candidate by position that no other transaction holds locked, locked now.
 
     The session's open items are searched in windows (the first 128 by position, then the next
-    256, …): their ids are read first, with a plain ordered query (`first_window` holds the
-    first `CLAIM_WINDOW + 1`), and the candidate conditions (`take`: slot counts, the labeler's
-    own work) are checked on those ids only. So a claim looks at a bounded number of items
-    whatever the planner believes: with stale statistics (a session created a moment ago)
-    PostgreSQL would otherwise count the slots of every item of the session before sorting them.
+    256, … up to 4,096 at a time): their ids are read first, with a plain ordered query
+    (`first_window` holds the first `CLAIM_WINDOW + 1`), and the candidate conditions (`take`:
+    slot counts, the labeler's own work) are checked on those ids only. So a claim looks at a
+    bounded number of items whatever the planner believes: with stale statistics (a session
+    created a moment ago) PostgreSQL would otherwise count the slots of every item of the
+    session before sorting them.
     """
     start, size = 0, CLAIM_WINDOW
     window = first_window
@@ -480,7 +483,7 @@ def _first_unlocked(
         if item is not None or len(window) <= size:
             return item
         start += size
-        size *= 2
+        size = min(size * 2, CLAIM_WINDOW_MAX)
         window = list(_open_item_ids(session)[start : start + size + 1])
 
 

@@ -35,7 +35,7 @@ from labeling.models import (
     SessionStatus,
 )
 from reviewapp.types import HtmxHttpRequest
-from traces.models import Assessment, SourceType, Span, Trace
+from traces.models import SPAN_TREE_FIELDS, Assessment, SourceType, Span, Trace
 from traces.spantree import build_span_tree, format_duration_ns
 
 # --- access --------------------------------------------------------------------------------------
@@ -450,16 +450,6 @@ def lease(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespon
 
 # --- the full span tree --------------------------------------------------------------------------
 
-TREE_FIELDS = (
-    "span_id",
-    "parent_id",
-    "name",
-    "span_type",
-    "start_time_ns",
-    "end_time_ns",
-    "status_code",
-)
-
 
 @require_GET
 def spans(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
@@ -471,7 +461,7 @@ def spans(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespon
         Span.objects.filter(trace=trace)
         .tree_fields()
         .order_by()
-        .values_list(*TREE_FIELDS, named=True)
+        .values_list(*SPAN_TREE_FIELDS, named=True)
     )
     tree = build_span_tree(rows)
     span_id = request.GET.get("span") or None

@@ -89,6 +89,33 @@ def test_claims_look_past_the_first_window(labeler, other_labeler):
     assert nxt is None
 
 
+def test_claim_windows_stop_growing_at_the_cap(labeler, other_labeler, monkeypatch):
+    """Windows double up to CLAIM_WINDOW_MAX ids (they travel as query parameters), and the
+    search still walks every window until it finds a free item."""
+    monkeypatch.setattr(queue, "CLAIM_WINDOW", 2)
+    monkeypatch.setattr(queue, "CLAIM_WINDOW_MAX", 4)
+    seen: list[int] = []
+    lock_first = queue._lock_first_candidate
+
+    def recording(ids, **kwargs):
+        seen.append(len(ids))
+        return lock_first(ids, **kwargs)
+
+    monkeypatch.setattr(queue, "_lock_first_candidate", recording)
+    session = make_review_session(items=20, labelers=[labeler])
+    for item in Item.objects.filter(session=session).order_by("position")[:17]:
+        Assignment.objects.create(
+            item=item,
+            labeler=other_labeler,
+            state=AssignmentState.SUBMITTED,
+            claimed_at=timezone.now(),
+            submitted_at=timezone.now(),
+        )
+    mine = queue.claim_next_item(session=session, labeler=labeler)
+    assert mine.item.position == 17
+    assert max(seen) == 4 and seen[:3] == [2, 4, 4]
+
+
 def test_a_reserved_item_is_not_handed_to_a_second_labeler(session, labeler, other_labeler):
     mine = queue.claim_next_item(session=session, labeler=labeler)
     theirs = queue.claim_next_item(session=session, labeler=other_labeler)
