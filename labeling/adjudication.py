@@ -390,9 +390,15 @@ def answers_fingerprint(session: LabelingSession) -> str:
     change (three aggregate queries): the key under which an overview stays valid."""
     answers = Answer.objects.filter(
         assignment__item__session=session, assignment__state=AssignmentState.SUBMITTED
-    ).aggregate(n=Count("pk"), last=Max("assessment_id"), latest=Max("assignment__submitted_at"))
+    ).aggregate(
+        n=Count("pk"),
+        last=Max("assessment_id"),
+        latest=Max("assignment__submitted_at"),
+        # An answer updated in place (MLflow's update_assessment) keeps its id.
+        edited=Max("assessment__last_update_time"),
+    )
     finals = Adjudication.objects.filter(item__session=session).aggregate(
-        n=Count("pk"), last=Max("assessment_id")
+        n=Count("pk"), last=Max("assessment_id"), edited=Max("assessment__last_update_time")
     )
     items = Item.objects.filter(session=session, adjudicated_at__isnull=False).aggregate(
         n=Count("pk"), latest=Max("adjudicated_at")

@@ -484,15 +484,21 @@ def load_judge_values(session, questions: Sequence[SessionQuestion]) -> JudgeVal
 
 def _fingerprint(session, questions: Sequence[SessionQuestion]) -> str:
     """What the figures depend on, in three aggregate queries: every new, changed or removed
-    answer, adjudication or judge label changes a count or a largest id (a changed answer is a
-    new assessment, with a larger id), and editing a question bumps its version."""
+    answer, adjudication or judge label changes a count, a largest id (a changed answer is a
+    new assessment, with a larger id) or a latest update time (a value updated in place), and
+    editing a question bumps its version."""
     from labeling.models import Adjudication, Answer, AssignmentState
 
     answers = Answer.objects.filter(
         assignment__item__session=session, assignment__state=AssignmentState.SUBMITTED
-    ).aggregate(n=Count("pk"), last=Max("assessment_id"))
+    ).aggregate(
+        n=Count("pk"),
+        last=Max("assessment_id"),
+        # An answer updated in place (MLflow's update_assessment) keeps its id.
+        edited=Max("assessment__last_update_time"),
+    )
     finals = Adjudication.objects.filter(item__session=session).aggregate(
-        n=Count("pk"), last=Max("assessment_id")
+        n=Count("pk"), last=Max("assessment_id"), edited=Max("assessment__last_update_time")
     )
     judges = _judge_feedback(session, questions).aggregate(
         n=Count("pk"), last=Max("pk"), updated=Max("last_update_time")

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from labeling import adjudication
-from labeling.models import Adjudication, Item
+from labeling.models import Adjudication, Answer, Item
 from labeling.results import load_cells
 from tests.conftest import make_user
 from tests.factories import (
@@ -241,6 +241,24 @@ def test_overview_is_cached_until_an_answer_or_final_answer_changes(world, curat
     now = adjudication.overview(session)
     assert {e.item_id for e in now.disagreements} == {items[0].pk, items[1].pk}
     assert now.unanimous.items == 0
+
+
+def test_overview_sees_an_answer_updated_in_place(world):
+    from django.core.cache import cache
+
+    from traces import services
+
+    cache.clear()
+    session, correct, _, items = world
+    assert len(adjudication.overview(session).disagreements) == 1
+    answer = Answer.objects.filter(assignment__item=items[0], schema=correct).first()
+    other = not answer.assessment.value
+    services.update_assessment(
+        trace_id=items[0].trace.trace_id,
+        assessment_id=answer.assessment.assessment_id,
+        feedback=services.FeedbackValue(value=other),
+    )
+    assert adjudication.overview(session).disagreements == []
 
 
 def test_final_answers_reach_mlflow_clients_with_string_metadata(world, client, curator):

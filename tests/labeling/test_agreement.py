@@ -382,6 +382,22 @@ def test_figures_are_cached_until_the_data_changes(campaign, curator, django_ass
     assert len(by_name(session_agreement(session))["correct"].judges) == 2
 
 
+def test_an_answer_updated_in_place_is_seen_despite_the_cache(campaign):
+    """`update_assessment` (the MLflow API's PATCH) changes a value without a new assessment:
+    the figures must not stay cached on the old value."""
+    session, items, (labeler, *_) = campaign
+    first = by_name(session_agreement(session))
+    schema = first["correct"].question.schema
+    answer = items[3].assignments.get(labeler=labeler).answers.get(schema=schema)
+    services.update_assessment(
+        trace_id=items[3].trace.trace_id,
+        assessment_id=answer.assessment.assessment_id,
+        feedback=services.FeedbackValue(value=False),
+    )
+    now = by_name(session_agreement(session))
+    assert now["correct"].percent.value == 1.0
+
+
 def test_a_retitled_question_shows_its_new_title_from_the_cache(campaign):
     session, _, _ = campaign
     session_agreement(session)
