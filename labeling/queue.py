@@ -41,6 +41,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labeling import rows as sqlrows
 from labeling import services as labeling_services
 from labeling.models import (
     Answer,
@@ -344,7 +345,10 @@ def _state_for(*, submitted: int, live: int, skipped: int, labels_per_item: int)
 
 def _set_item_state(item: Item, state: str) -> None:
     if item.state != state:
-        Item.objects.filter(pk=item.pk).update(state=state)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Item._meta.db_table} SET state = %s WHERE id = %s", [state, item.pk]
+            )
         item.state = state
 
 
@@ -353,11 +357,21 @@ def _set_item_state(item: Item, state: str) -> None:
 
 def _lock_assignment(assignment: Assignment | int) -> Assignment:
     """The assignment (or the one with that id) again, fresh, with its item row and its own row
-    locked (PostgreSQL)."""
+    locked (PostgreSQL). A small SQL statement: every submit & next runs it."""
     pk = assignment if isinstance(assignment, int) else assignment.pk
-    return (
-        Assignment.objects.select_for_update(of=("self", "item")).select_related("item").get(pk=pk)
+    sql = (
+        f"SELECT {sqlrows.columns(Assignment, 'a')}, {sqlrows.columns(Item, 'i')} "
+        f"FROM {Assignment._meta.db_table} a INNER JOIN {Item._meta.db_table} i "
+        "ON i.id = a.item_id WHERE a.id = %s"
     )
+    if connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF a, i"
+    row = sqlrows.fetch_one(sql, [pk])
+    if row is None:
+        raise Assignment.DoesNotExist("Assignment matching query does not exist.")
+    locked = sqlrows.instance(Assignment, row)
+    locked.item = sqlrows.instance(Item, row, sqlrows.width(Assignment))
+    return locked
 
 
 _RETRY = object()
@@ -585,7 +599,7 @@ def _claim_attempt(
             assignment = Assignment(pk=slots.mine_id, item=item, labeler=labeler, **fields)
             assignment._state.adding = False
         else:
-            assignment = Assignment.objects.create(item=item, labeler=labeler, **fields)
+            (assignment,) = sqlrows.insert([Assignment(item=item, labeler=labeler, **fields)])
     _set_item_state(
         item,
         _state_for(
@@ -779,8 +793,8 @@ def submit_answers(
         overridden += 1
 
     if new_rows:
-        created = Assessment.objects.bulk_create(new_rows)
-        Answer.objects.bulk_create(
+        created = sqlrows.insert(new_rows)
+        sqlrows.insert(
             [
                 Answer(
                     assignment=locked,
@@ -795,13 +809,17 @@ def submit_answers(
         )
 
     if locked.state != AssignmentState.SUBMITTED:
-        Assignment.objects.filter(pk=locked.pk).update(
-            state=AssignmentState.SUBMITTED,
-            submitted_at=now,
-            last_active_at=now,
-            lease_expires_at=None,
-            skip_reason="",
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Assignment._meta.db_table} SET state = %s, submitted_at = %s, "
+                "last_active_at = %s, lease_expires_at = NULL, skip_reason = %s WHERE id = %s",
+                [
+                    AssignmentState.SUBMITTED.value,
+                    *[connection.ops.adapt_datetimefield_value(now)] * 2,
+                    "",
+                    locked.pk,
+                ],
+            )
         assignment.state = AssignmentState.SUBMITTED
         assignment.submitted_at = now
         assignment.lease_expires_at = None

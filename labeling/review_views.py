@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
-from labeling import queue
+from labeling import queue, rows
 from labeling.forms import AnswerSheet, Question
 from labeling.models import (
     Answer,
@@ -55,16 +55,38 @@ def get_session_for_user(request: HtmxHttpRequest, session_pk: int) -> LabelingS
 
 def get_assignment_for_user(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> Assignment:
     """The user's own assignment of an item of a session they may work on; 404 otherwise."""
-    # The same rule as `sessions_for_user`, as joins (this runs on every item request).
-    allowed = Q(item__session__status=SessionStatus.ACTIVE)
-    if not request.user.is_staff:
-        allowed &= Q(item__session__labelers=request.user)
-    assignment = get_object_or_404(
-        Assignment.objects.select_related("item__session", "item__trace").filter(allowed),
-        item_id=item_pk,
-        item__session_id=session_pk,
-        labeler=request.user,
+    # The same rule as `sessions_for_user` (this runs on every item request): one small SQL
+    # statement that brings the item, its session and its trace along.
+    assignment_t, item_t = Assignment._meta.db_table, Item._meta.db_table
+    session_t, trace_t = LabelingSession._meta.db_table, Trace._meta.db_table
+    labelers_t = LabelingSession.labelers.through._meta.db_table
+    sql = (
+        f"SELECT {rows.columns(Assignment, 'a')}, {rows.columns(Item, 'i')}, "
+        f"{rows.columns(LabelingSession, 's')}, {rows.columns(Trace, 't')} "
+        f"FROM {assignment_t} a INNER JOIN {item_t} i ON i.id = a.item_id "
+        f"INNER JOIN {session_t} s ON s.id = i.session_id "
+        f"INNER JOIN {trace_t} t ON t.id = i.trace_id "
+        "WHERE a.item_id = %s AND a.labeler_id = %s AND i.session_id = %s AND s.status = %s"
     )
+    params: list[Any] = [item_pk, request.user.pk, session_pk, SessionStatus.ACTIVE.value]
+    if not request.user.is_staff:
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM {labelers_t} l "
+            "WHERE l.labelingsession_id = s.id AND l.user_id = %s)"
+        )
+        params.append(request.user.pk)
+    row = rows.fetch_one(sql, params)
+    if row is None:
+        raise Http404("No Assignment matches the given query.")
+    start = 0
+    assignment = rows.instance(Assignment, row, start)
+    start += rows.width(Assignment)
+    item = rows.instance(Item, row, start)
+    start += rows.width(Item)
+    item.session = rows.instance(LabelingSession, row, start)
+    start += rows.width(LabelingSession)
+    item.trace = rows.instance(Trace, row, start)
+    assignment.item = item
     assignment.labeler = request.user
     return assignment
 
@@ -173,27 +195,47 @@ class SpanSection:
 
 
 def _schemas(session: LabelingSession) -> list[LabelingSchema]:
-    return [
-        link.schema
-        for link in SessionSchema.objects.filter(session=session)
-        .select_related("schema")
-        .order_by("position", "id")
-    ]
+    sql = (
+        f"SELECT {rows.columns(LabelingSchema, 'q')} FROM {SessionSchema._meta.db_table} l "
+        f"INNER JOIN {LabelingSchema._meta.db_table} q ON q.id = l.schema_id "
+        "WHERE l.session_id = %s ORDER BY l.position, l.id"
+    )
+    return [rows.instance(LabelingSchema, row) for row in rows.fetch_all(sql, [session.pk])]
 
 
 def _spans(assignment: Assignment, schemas: list[LabelingSchema]) -> list[Span]:
     """The spans the page shows: the root span(s) and the spans questions target. When the
     item's trace is not loaded yet (an item just claimed), it comes along with them."""
     item = assignment.item
-    targets = {s.target_span_type for s in schemas if s.target_span_type}
-    where = Q(parent_id__isnull=True) | Q(parent_id="")
+    targets = sorted({s.target_span_type for s in schemas if s.target_span_type})
+    where = "(p.parent_id IS NULL OR p.parent_id = %s"
+    params: list[Any] = [""]
     if targets:
-        where |= Q(span_type__in=targets)
-    spans = Span.objects.filter(where, trace_id=item.trace_id).order_by("start_time_ns", "id")
-    if Item.trace.is_cached(item):
-        return list(spans)
-    spans = list(spans.select_related("trace"))
-    item.trace = spans[0].trace if spans else Trace.objects.get(pk=item.trace_id)
+        where += f" OR p.span_type IN ({', '.join(['%s'] * len(targets))})"
+        params += targets
+    where += ") AND p.trace_id = %s"
+    params.append(item.trace_id)
+    with_trace = not Item.trace.is_cached(item)
+    sql = (
+        f"SELECT {rows.columns(Span, 'p')}"
+        + (f", {rows.columns(Trace, 't')}" if with_trace else "")
+        + f" FROM {Span._meta.db_table} p"
+        + (f" INNER JOIN {Trace._meta.db_table} t ON t.id = p.trace_id" if with_trace else "")
+        + f" WHERE {where} ORDER BY p.start_time_ns, p.id"
+    )
+    found = rows.fetch_all(sql, params)
+    spans = [rows.instance(Span, row) for row in found]
+    if not with_trace:
+        for span in spans:
+            span.trace = item.trace
+        return spans
+    item.trace = (
+        rows.instance(Trace, found[0], rows.width(Span))
+        if found
+        else Trace.objects.get(pk=item.trace_id)
+    )
+    for span in spans:
+        span.trace = item.trace
     return spans
 
 
@@ -211,11 +253,18 @@ def _other_labels(assignment: Assignment, request: HtmxHttpRequest) -> list[Asse
     """Other people's and judges' current labels on the trace; None in blind mode."""
     if assignment.item.session.blind:
         return None
-    return list(
-        Assessment.objects.filter(trace_id=assignment.item.trace_id, valid=True)
-        .exclude(source_type=SourceType.HUMAN, source_id=request.user.get_username())
-        .order_by("name", "span_id", "create_time")
+    sql = (
+        f"SELECT {rows.columns(Assessment, 'x')} FROM {Assessment._meta.db_table} x "
+        "WHERE x.trace_id = %s AND x.valid = %s AND NOT (x.source_type = %s AND x.source_id = %s) "
+        "ORDER BY x.name, x.span_id, x.create_time"
     )
+    params = [
+        assignment.item.trace_id,
+        True,
+        SourceType.HUMAN.value,
+        request.user.get_username(),
+    ]
+    return [rows.instance(Assessment, row) for row in rows.fetch_all(sql, params)]
 
 
 @dataclass

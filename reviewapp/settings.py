@@ -143,6 +143,8 @@ OTLP_MAX_DECOMPRESSED_BYTES = int(os.environ.get("OTLP_MAX_DECOMPRESSED_BYTES") 
 # Trace files uploaded by curators (/console/import/): largest total per upload.
 TRACE_UPLOAD_MAX_BYTES = int(os.environ.get("TRACE_UPLOAD_MAX_BYTES") or 100 * 1024**2)
 
+# Django's database sessions, read with one small SQL statement (reviewapp/sessions.py).
+SESSION_ENGINE = "reviewapp.sessions"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
