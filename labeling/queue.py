@@ -119,19 +119,6 @@ def _open_items(
     )
 
 
-def claimable_items(
-    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
-) -> QuerySet[Item]:
-    """The items `labeler` may claim in `session`, first by position. A candidate list only:
-    `claim_next_item` counts again under a row lock."""
-    return _open_items(
-        session=session,
-        labels_per_item=session.labels_per_item,
-        labeler=labeler,
-        now=now or timezone.now(),
-    ).order_by("position", "id")
-
-
 def own_reservation(
     *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime | None = None
 ) -> Assignment | None:
@@ -563,8 +550,8 @@ def _claim_attempt(
         # Every candidate left may be locked by other claimers right now: wait for the first
         # one rather than tell the labeler that nothing is left. (This transaction holds no
         # other lock, so waiting cannot deadlock.)
-        open_items = _with_free_slots(
-            Item.objects.filter(session=session).exclude(state=ItemState.COMPLETE),
+        open_items = _open_items(
+            session=session,
             labels_per_item=session.labels_per_item,
             labeler=labeler,
             now=candidates_at,
