@@ -229,9 +229,9 @@ def main() -> None:
             median, sql, queries = timed(client, url, args.runs, **headers)
             print(f"{name:42} {median:10.1f} {sql:8.1f} {queries:8d}")
 
-        from labeling import adjudication
+        from labeling.campaign import adjudication
+        from labeling.campaign.results import load_cells
         from labeling.models import Item
-        from labeling.results import load_cells
 
         overview = adjudication.overview(session)
         entry = overview.disagreements[0]

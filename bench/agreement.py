@@ -169,8 +169,8 @@ def main() -> None:
     settings.DEBUG = True  # count queries
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
-        from labeling.agreement import session_agreement
-        from labeling.labeler_stats import labeler_statistics
+        from labeling.campaign.agreement import session_agreement
+        from labeling.campaign.labelers import labeler_statistics
 
         started = time.perf_counter()
         world = build(args.items)

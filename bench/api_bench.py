@@ -75,7 +75,7 @@ def prepare_database(url: str) -> tuple[str, str]:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from reviewapp.services import create_api_token
+    from accounts.services import create_api_token
     from traces.models import Experiment
 
     call_command("migrate", verbosity=0)

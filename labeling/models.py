@@ -181,7 +181,7 @@ class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
 
     def open_to(self, user) -> LabelingSessionQuerySet:
         """Active sessions the user is assigned to as a labeler or as a reviewer: whose
-        traces they may read in the trace explorer (`traces.access`). No duplicates."""
+        traces they may read in the trace explorer (`explorer.access`). No duplicates."""
         labelers = LabelingSession.labelers.through.objects.filter(user=user)
         reviewers = LabelingSession.reviewers.through.objects.filter(user=user)
         return self.active().filter(

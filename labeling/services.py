@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
@@ -37,7 +37,6 @@ from labeling.models import (
 from traces.models import Experiment, Trace, TraceQuerySet
 from traces.services import validate_name
 
-LABELERS_GROUP = "labelers"
 BULK_BATCH_SIZE = 1000
 # How many trace ids one "add selected" request may carry.
 MAX_SELECTED_TRACES = 1000
@@ -548,39 +547,3 @@ def remove_items(*, session: LabelingSession, item_ids: Iterable[int]) -> int:
     items.delete()
     LabelingSession.objects.filter(pk=session.pk).update(updated_at=timezone.now())
     return count
-
-
-# --- people --------------------------------------------------------------------------------------
-
-
-def labelers_group() -> Group:
-    group, _ = Group.objects.get_or_create(name=LABELERS_GROUP)
-    return group
-
-
-@transaction.atomic
-def create_labeler(
-    *,
-    username: str,
-    password: str,
-    email: str = "",
-    first_name: str = "",
-    last_name: str = "",
-) -> User:
-    """A labeler account: an ordinary user in the "labelers" group (validated by the form)."""
-    user = User.objects.create_user(
-        username=username,
-        password=password,
-        email=email,
-        first_name=first_name,
-        last_name=last_name,
-    )
-    user.groups.add(labelers_group())
-    return user
-
-
-@transaction.atomic
-def set_labeler_active(*, user: User, active: bool) -> None:
-    """Deactivated labelers cannot sign in; their labels and assignments stay."""
-    User.objects.filter(pk=user.pk).update(is_active=active)
-    user.is_active = active

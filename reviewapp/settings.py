@@ -45,8 +45,10 @@ INSTALLED_APPS = [
     "django.forms",
     "django_htmx",
     "reviewapp",
+    "accounts",
     "traces",
     "labeling",
+    "explorer",
 ]
 
 MIDDLEWARE = [
@@ -80,7 +82,8 @@ TEMPLATES = [
         },
     },
 ]
-FORM_RENDERER = "reviewapp.forms.FormRenderer"
+# Form markup: templates/django/forms/field.html overrides Django's field template.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # Database: DATABASE_URL, defaulting to an SQLite file in the project folder.
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
@@ -143,8 +146,7 @@ OTLP_MAX_DECOMPRESSED_BYTES = int(os.environ.get("OTLP_MAX_DECOMPRESSED_BYTES") 
 # Trace files uploaded by curators (/console/import/): largest total per upload.
 TRACE_UPLOAD_MAX_BYTES = int(os.environ.get("TRACE_UPLOAD_MAX_BYTES") or 100 * 1024**2)
 
-# Django's database sessions, read with one small SQL statement (reviewapp/sessions.py).
-SESSION_ENGINE = "reviewapp.sessions"
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"

@@ -434,7 +434,7 @@ def mlflow_feedback_json(
 
 def make_api_token(user: Any, name: str = "test token") -> str:
     """A new API token for `user`; returns the token itself (as sent in `Authorization`)."""
-    from reviewapp.services import create_api_token
+    from accounts.services import create_api_token
 
     return create_api_token(user=user, name=name)[1]
 

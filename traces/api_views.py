@@ -1,6 +1,6 @@
 """The HTTP API: OTLP/HTTP trace ingest and the MLflow-compatible REST subset.
 
-Every view is token-authenticated (`reviewapp.api_auth.token_required`) and answers errors in
+Every view is token-authenticated (`accounts.api_auth.token_required`) and answers errors in
 MLflow's format, ``{"error_code": …, "message": …}``, with MLflow's HTTP statuses. The routes
 are in `traces.api_urls`; the JSON shapes in `traces.mlflow_api`; OTLP parsing in `traces.otlp`.
 """
@@ -22,7 +22,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from reviewapp.api_auth import ApiRequest, api_error, token_required
+from accounts.api_auth import ApiRequest, api_error, token_required
 from traces import mlflow_api, otlp, services
 from traces.ingest import ingest_spans, loads_strict, upsert_trace_info
 from traces.mlflow_api import ApiError, invalid, not_found

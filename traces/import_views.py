@@ -15,8 +15,8 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
-from reviewapp.access import curator_required
-from reviewapp.types import HtmxHttpRequest
+from accounts.access import curator_required
+from accounts.types import HtmxHttpRequest
 from traces.mlflow_json import TRACE_FILE_SUFFIXES, FileResult, import_trace_file
 from traces.models import NAME_MAX_LENGTH, Experiment, LifecycleStage
 from traces.services import validate_name

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import template
 
-from labeling.console_forms import describe_settings
+from labeling.console.forms import describe_settings
 
 register = template.Library()
 

@@ -1,11 +1,11 @@
-"""labeling.adjudication: settling cells, overriding a settled answer, bulk accept."""
+"""labeling.campaign.adjudication: settling cells, overriding a settled answer, bulk accept."""
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from labeling import adjudication
+from labeling.campaign import adjudication
+from labeling.campaign.results import load_cells
 from labeling.models import Adjudication, Answer, Item
-from labeling.results import load_cells
 from tests.conftest import make_user
 from tests.factories import (
     make_answer,

@@ -20,7 +20,7 @@ def _settle_url(campaign, item):
 
 
 def _answers(campaign, item, schema):
-    from labeling.results import load_cells
+    from labeling.campaign.results import load_cells
 
     (cell,) = [
         c for c in load_cells(campaign.session, item_ids=[item.pk]) if c.question.schema == schema
@@ -36,7 +36,7 @@ def test_lists_disagreements_worst_first_with_answers_side_by_side(client, campa
     # Item 0 disagrees on both questions; "answer" is 2 of 3 pairs apart like "correct".
     assert html.count('class="settle-cell') == 2
     assert "labeler thinks so" in html and "other_labeler thinks so" in html
-    assert reverse("traces:trace", args=[campaign.items[0].trace.trace_id]) in html
+    assert reverse("explorer:trace", args=[campaign.items[0].trace.trace_id]) in html
     assert "Lyon" in html
     assert "1</strong> <span>unanimous item" in html  # item 1, ready for bulk accept
     assert html.index("Lyon") > 0

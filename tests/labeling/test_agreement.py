@@ -1,12 +1,13 @@
-"""labeling.agreement: every statistic against known answers, then folded over real cells."""
+"""labeling.campaign.agreement: every statistic against known answers, then folded over real
+cells."""
 
 import math
 
 import pytest
 from django.core.cache import cache
 
-from labeling import agreement
-from labeling.agreement import (
+from labeling.campaign import agreement
+from labeling.campaign.agreement import (
     Figure,
     cohen_kappa,
     human_consensus,
@@ -14,8 +15,8 @@ from labeling.agreement import (
     percent_agreement,
     session_agreement,
 )
+from labeling.campaign.results import load_cells
 from labeling.models import Adjudication
-from labeling.results import load_cells
 from tests.conftest import make_user
 from tests.factories import (
     make_answer,

@@ -1,10 +1,18 @@
-"""labeling.charts: the geometry of the progress chart."""
+"""labeling.campaign.charts: the geometry of the progress chart."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from labeling.charts import BOTTOM, HEIGHT, LEFT, TOP, bucket_for, cumulative_chart, nice_ceiling
+from labeling.campaign.charts import (
+    BOTTOM,
+    HEIGHT,
+    LEFT,
+    TOP,
+    bucket_for,
+    cumulative_chart,
+    nice_ceiling,
+)
 
 
 @pytest.mark.parametrize(

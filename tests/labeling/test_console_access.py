@@ -7,7 +7,7 @@ page. The list of URLs is checked against the URLconf, so a new console URL cann
 import pytest
 from django.urls import reverse
 
-from labeling import console_urls
+from labeling.console import urls as console_urls
 from tests.labeling.console_fixtures import build_world
 
 # url name -> (function of the world giving the URL's args, methods it answers)

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from labeling import services
-from labeling.console_forms import schema_initial
+from labeling.console.forms import schema_initial
 from labeling.inputs import parse_input
 from labeling.models import LabelingSchema, LabelingSchemaVersion
 from tests.factories import (

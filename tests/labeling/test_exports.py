@@ -7,7 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from labeling import adjudication, exports
+from labeling.campaign import adjudication, exports
 from tests.factories import make_review_session, make_schema
 
 pytestmark = pytest.mark.django_db

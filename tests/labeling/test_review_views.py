@@ -512,7 +512,7 @@ def test_span_tree_page(labeler_client, labeler, other_labeler):
 
 def test_explorer_link_only_when_not_blind(labeler_client, session, labeler):
     mine = claim(session, labeler)
-    trace_url = reverse("traces:trace", args=[mine.item.trace.trace_id])
+    trace_url = reverse("explorer:trace", args=[mine.item.trace.trace_id])
     assert trace_url in labeler_client.get(url("item", session, mine.item)).text
     session.blind = True
     session.save()

@@ -4,7 +4,6 @@ import random
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -255,21 +254,6 @@ def test_remove_refuses_items_of_other_sessions(experiment):
     with pytest.raises(ValidationError):
         services.remove_items(session=session, item_ids=[other.items.get().pk])
     assert other.items.exists()
-
-
-# --- people --------------------------------------------------------------------------------------
-
-
-def test_create_labeler_joins_the_group(db):
-    user = services.create_labeler(username="dana", password="a long enough password 42")
-    assert user.groups.filter(name="labelers").exists()
-    assert not user.is_staff
-    assert user.check_password("a long enough password 42")
-
-
-def test_deactivate_labeler(labeler):
-    services.set_labeler_active(user=labeler, active=False)
-    assert not User.objects.get(pk=labeler.pk).is_active
 
 
 # --- dashboard figures ---------------------------------------------------------------------------

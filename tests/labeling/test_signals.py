@@ -2,9 +2,9 @@
 
 import pytest
 
-from labeling.agreement import session_agreement
+from labeling.campaign.agreement import session_agreement
+from labeling.campaign.results import load_cells
 from labeling.models import Adjudication, Answer
-from labeling.results import load_cells
 from tests.factories import (
     assign_traces,
     make_answer,

@@ -97,7 +97,7 @@ def test_recent_experiments_are_those_a_labeler_may_see_with_their_counts(labele
     assert response.context["experiments"][0].trace_count == 2
     html = response.content.decode()
     assert "2 traces in your sessions" in html
-    assert reverse("traces:trace_list", args=[session.experiment_id]) in html
+    assert reverse("explorer:trace_list", args=[session.experiment_id]) in html
     assert "unrelated" not in html and "only closed" not in html
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from reviewapp.services import revoke_api_token
+from accounts.services import revoke_api_token
 from tests.factories import (
     make_api_token,
     make_experiment,

@@ -9,7 +9,7 @@ from tests.factories import make_expectation, make_feedback, make_trace
 from traces.models import Assessment
 from traces.rendering import describe_value
 from traces.spantree import build_span_tree
-from traces.templatetags.explorer import label_value_html
+from traces.templatetags.trace_display import label_value_html
 
 PAYLOAD = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -46,8 +46,8 @@ def test_label_values_are_escaped_everywhere():
         for full in (True, False):
             html = label_value_html(describe_value(value), full=full, title=PAYLOAD)
             assert "<script>" not in html
-    assert "val-true" in render("{% load explorer %}{% label_value v %}", v=True)
-    assert "True" in render("{% load explorer %}{% label_value v full=True %}", v=True)
+    assert "val-true" in render("{% load trace_display %}{% label_value v %}", v=True)
+    assert "True" in render("{% load trace_display %}{% label_value v full=True %}", v=True)
 
 
 def test_span_tree_escapes_names_types_and_ids():
@@ -61,15 +61,15 @@ def test_span_tree_escapes_names_types_and_ids():
         status_code="ERROR",
     )
     html = render(
-        "{% load explorer %}{% span_tree tree sel %}", tree=build_span_tree([row]), sel=""
+        "{% load trace_display %}{% span_tree tree sel %}", tree=build_span_tree([row]), sel=""
     )
     assert "<script>" not in html
     assert ESCAPED in html and "%22%3E%3Cscript%3E" in html
 
 
 def test_breakable_and_ago_filters():
-    assert render("{% load explorer %}{{ n|breakable }}", n="a_b<c") == "a_<wbr>b&lt;c"
-    assert render("{% load explorer %}{{ t|ago }}", t=None) == ""
+    assert render("{% load trace_display %}{{ n|breakable }}", n="a_b<c") == "a_<wbr>b&lt;c"
+    assert render("{% load trace_display %}{{ t|ago }}", t=None) == ""
 
 
 @pytest.mark.django_db

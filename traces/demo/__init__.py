@@ -15,13 +15,12 @@ from types import ModuleType
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
+from accounts.services import LABELERS_GROUP
 from traces.demo import docs_qa, support_chat, travel_agent
 from traces.demo.builder import DEFAULT_SEED, DEMO_BASE_TIME, DemoExperiment, DemoStats
 from traces.models import Experiment
 
 EXPERIMENTS: list[ModuleType] = [docs_qa, travel_agent, support_chat]
-
-LABELERS_GROUP = "labelers"
 
 
 @dataclass(frozen=True)

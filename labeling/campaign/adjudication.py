@@ -1,0 +1,461 @@
+"""Settling a session's disagreements: the final answer to one question of one item.
+
+A curator or a session reviewer settles a *cell* (one question of one item, and one span for
+span questions) by picking a labeler's answer or entering a new one. The final answer is an
+ordinary HUMAN assessment, so it shows on the trace and through the MLflow API like any label:
+
+- a Feedback or an Expectation, as the schema's kind says; source id the adjudicator's login;
+- metadata ``{"adjudicated": true, "labeling_session_id", "adjudicator", "settles": [ids]}``,
+  where ``settles`` lists the labelers' assessments it settles, so a reader of the raw
+  assessments (MLflow SDK, exports) can tell a settled answer from a labeler's;
+- settling the same cell again *overrides* the previous final answer (MLflow's override
+  semantics: the old one stays in the history, not valid).
+
+An item is marked adjudicated (`Item.adjudicated_by/at`) once none of its cells with two or
+more answers is left in disagreement without a final answer. Cells whose labelers agree need
+no settling, but `accept_unanimous` can record their consensus as final answers in bulk, which
+marks items whose labelers agree on everything as adjudicated too.
+
+Every write locks the session row first, so two leads settling at once (or a settle racing a
+bulk accept) queue instead of colliding on the one-final-answer-per-cell constraint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from labeling.campaign.results import Cell, iter_cells, load_cells, session_questions
+from labeling.models import (
+    Adjudication,
+    Answer,
+    AssignmentState,
+    Item,
+    LabelingSchema,
+    LabelingSession,
+    SessionSchema,
+)
+from traces import services
+from traces.models import Assessment, AssessmentKind, SourceType, Trace
+
+RATIONALE_MAX_LENGTH = 5000
+BULK_BATCH_SIZE = 500
+
+
+def needs_settling(cell: Cell) -> bool:
+    """Two or more answers that are not all the same."""
+    return len(cell.answers) >= 2 and not cell.is_unanimous
+
+
+def adjudication_metadata(
+    *, session: LabelingSession, adjudicator: User, settles: Sequence[str]
+) -> dict[str, Any]:
+    return {
+        "adjudicated": True,
+        "labeling_session_id": str(session.pk),
+        "adjudicator": adjudicator.get_username(),
+        "settles": list(settles),
+    }
+
+
+def _assessment_class(schema: LabelingSchema) -> type[services.Feedback | services.Expectation]:
+    """Final answers are of the question's kind, like the labelers' answers."""
+    if schema.kind == AssessmentKind.EXPECTATION:
+        return services.Expectation
+    return services.Feedback
+
+
+def _lock_session(session: LabelingSession) -> LabelingSession:
+    return LabelingSession.objects.select_for_update().get(pk=session.pk)
+
+
+def find_cell(*, item: Item, schema: LabelingSchema, span_id: str = "") -> Cell | None:
+    """The cell of `item` for `schema` (and span), None when the session does not ask it or
+    nobody answered that span."""
+    questions = [q for q in session_questions(item.session) if q.schema.pk == schema.pk]
+    if not questions:
+        return None
+    for cell in load_cells(item.session, questions=questions, item_ids=[item.pk]):
+        if cell.span_id == span_id:
+            return cell
+    return None
+
+
+def _current(assessment: Assessment) -> Assessment | None:
+    """The valid head of an override chain (someone may have edited the final answer in the
+    trace explorer since); None when the chain ends in a deleted or invalid assessment."""
+    seen = set()
+    while not assessment.valid and assessment.pk not in seen:
+        seen.add(assessment.pk)
+        newer = Assessment.objects.filter(overrides=assessment).order_by("-pk").first()
+        if newer is None:
+            return None
+        assessment = newer
+    return assessment if assessment.valid else None
+
+
+@transaction.atomic
+def settle_cell(
+    *,
+    item: Item,
+    schema: LabelingSchema,
+    span_id: str = "",
+    value: Any,
+    adjudicator: User,
+    rationale: str = "",
+) -> Adjudication:
+    """Record `value` as the final answer to `schema` on `item` (and span).
+
+    `value` is checked against the schema's input (ValidationError with a message otherwise).
+    Settling again overrides the previous final answer and updates the Adjudication row.
+    """
+    session = _lock_session(item.session)
+    item = Item.objects.select_related("trace", "session").get(pk=item.pk, session=session)
+    cell = find_cell(item=item, schema=schema, span_id=span_id)
+    if cell is None:
+        raise ValidationError("This session does not ask that question here.", code="no_cell")
+    value = schema.spec.check_value(value)
+    rationale = (rationale or "").strip()
+    if len(rationale) > RATIONALE_MAX_LENGTH:
+        raise ValidationError(
+            f"The note is {len(rationale):,} characters long; the limit is "
+            f"{RATIONALE_MAX_LENGTH:,}.",
+            code="rationale_too_long",
+        )
+    settles = [answer.assessment_id for answer in cell.answers]
+    source = services.Source(SourceType.HUMAN, adjudicator.get_username())
+    metadata = adjudication_metadata(session=session, adjudicator=adjudicator, settles=settles)
+    existing = (
+        Adjudication.objects.select_for_update()
+        .select_related("assessment")
+        .filter(item=item, schema=schema, span_id=span_id)
+        .first()
+    )
+    previous = _current(existing.assessment) if existing else None
+    if previous is not None:
+        assessment = services.override_assessment(
+            trace_id=item.trace.trace_id,
+            assessment_id=previous.assessment_id,
+            value=value,
+            source=source,
+            rationale=rationale,
+            metadata=metadata,
+        )
+    else:
+        assessment = services.log_assessment(
+            trace_id=item.trace.trace_id,
+            assessment=_assessment_class(schema)(
+                name=schema.name,
+                value=value,
+                rationale=rationale,
+                source=source,
+                metadata=metadata,
+                span_id=span_id or None,
+            ),
+        )
+    if existing is None:
+        adjudication = Adjudication(item=item, schema=schema, span_id=span_id)
+    else:
+        adjudication = existing
+    adjudication.assessment = assessment
+    adjudication.adjudicator = adjudicator
+    adjudication.settles = settles
+    adjudication.accepted_consensus = False
+    adjudication.created_at = timezone.now()
+    adjudication.save()
+    refresh_item_adjudicated(item=item, adjudicator=adjudicator)
+    return adjudication
+
+
+def settle_with_answer(
+    *,
+    item: Item,
+    schema: LabelingSchema,
+    span_id: str = "",
+    assessment_id: str,
+    adjudicator: User,
+    rationale: str = "",
+) -> Adjudication:
+    """Settle a cell with one labeler's answer (named by its assessment id)."""
+    cell = find_cell(item=item, schema=schema, span_id=span_id)
+    chosen = [a for a in (cell.answers if cell else []) if a.assessment_id == assessment_id]
+    if not chosen:
+        raise ValidationError(
+            "That answer is not one of this question's answers.", code="unknown_answer"
+        )
+    return settle_cell(
+        item=item,
+        schema=schema,
+        span_id=span_id,
+        value=chosen[0].value,
+        adjudicator=adjudicator,
+        rationale=rationale,
+    )
+
+
+def refresh_item_adjudicated(*, item: Item, adjudicator: User | None) -> bool:
+    """Mark `item` adjudicated when it has a final answer and no cell left in disagreement
+    without one; unmark it otherwise. Returns whether it is adjudicated."""
+    cells = load_cells(item.session, item_ids=[item.pk])
+    settled = any(cell.is_adjudicated for cell in cells) and not any(
+        needs_settling(cell) and not cell.is_adjudicated for cell in cells
+    )
+    if settled and item.adjudicated_at is None:
+        Item.objects.filter(pk=item.pk).update(
+            adjudicated_by=adjudicator, adjudicated_at=timezone.now()
+        )
+    elif not settled and item.adjudicated_at is not None:
+        Item.objects.filter(pk=item.pk).update(adjudicated_by=None, adjudicated_at=None)
+    return settled
+
+
+# --- bulk accept ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnanimousItem:
+    """An item whose labelers agree on every question they answered (two or more answers)."""
+
+    item_id: int
+    trace_pk: int
+    cells: list[Cell]  # its unanimous cells without a final answer
+
+
+def unanimous_items(session: LabelingSession) -> Iterator[UnanimousItem]:
+    """Items not yet adjudicated whose cells with answers are all unanimous (at least one),
+    walking the session in batches (`iter_cells`)."""
+    adjudicated = set(
+        Item.objects.filter(session=session, adjudicated_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    for item_id, group in groupby(iter_cells(session), key=attrgetter("item_id")):
+        if item_id not in adjudicated:
+            pending = _unanimous_pending([cell for cell in group if cell.answers])
+            if pending:
+                yield UnanimousItem(item_id=item_id, trace_pk=pending[0].trace_pk, cells=pending)
+
+
+def _unanimous_pending(answered: list[Cell]) -> list[Cell]:
+    """The cells bulk accept settles on an item whose answered cells are `answered`: all of
+    them when every one is unanimous (and not settled yet), else none."""
+    if not answered or not all(cell.is_unanimous for cell in answered):
+        return []
+    return [cell for cell in answered if not cell.is_adjudicated]
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    items: int
+    answers: int
+
+
+@transaction.atomic
+def accept_unanimous(*, session: LabelingSession, adjudicator: User) -> BulkResult:
+    """Record the consensus of every unanimous item as its final answers (accepted_consensus),
+    and mark those items adjudicated; batches of assessments and rows, one transaction."""
+    session = _lock_session(session)
+    source = services.Source(SourceType.HUMAN, adjudicator.get_username())
+    now = timezone.now()
+    n_items = n_answers = 0
+    batch: list[UnanimousItem] = []
+
+    def flush() -> None:
+        nonlocal n_items, n_answers
+        if not batch:
+            return
+        traces = Trace.objects.only("pk", "trace_id", "experiment_id").in_bulk(
+            [found.trace_pk for found in batch]
+        )
+        pending: list[tuple[UnanimousItem, Cell, Assessment]] = []
+        for found in batch:
+            for cell in found.cells:
+                settles = [answer.assessment_id for answer in cell.answers]
+                assessment = services.build_assessment(
+                    trace=traces[found.trace_pk],
+                    assessment=_assessment_class(cell.question.schema)(
+                        name=cell.question.name,
+                        value=cell.consensus,
+                        rationale="",
+                        source=source,
+                        metadata=adjudication_metadata(
+                            session=session, adjudicator=adjudicator, settles=settles
+                        ),
+                        span_id=cell.span_id or None,
+                    ),
+                )
+                pending.append((found, cell, assessment))
+        created = Assessment.objects.bulk_create([row for _, _, row in pending])
+        Adjudication.objects.bulk_create(
+            [
+                Adjudication(
+                    item_id=found.item_id,
+                    schema=cell.question.schema,
+                    span_id=cell.span_id,
+                    assessment=assessment,
+                    adjudicator=adjudicator,
+                    settles=[answer.assessment_id for answer in cell.answers],
+                    accepted_consensus=True,
+                    created_at=now,
+                )
+                for (found, cell, _), assessment in zip(pending, created, strict=True)
+            ]
+        )
+        Item.objects.filter(pk__in=[found.item_id for found in batch]).update(
+            adjudicated_by=adjudicator, adjudicated_at=now
+        )
+        n_items += len(batch)
+        n_answers += len(pending)
+        batch.clear()
+
+    # Writing while `unanimous_items` pages on is safe: a flush only touches items it has
+    # already read, and its pages are keyed on item position.
+    for found in unanimous_items(session):
+        batch.append(found)
+        if len(batch) >= BULK_BATCH_SIZE:
+            flush()
+    flush()
+    return BulkResult(items=n_items, answers=n_answers)
+
+
+def count_unanimous(session: LabelingSession) -> BulkResult:
+    """How many items (and answers) `accept_unanimous` would settle now."""
+    items = answers = 0
+    for found in unanimous_items(session):
+        items += 1
+        answers += len(found.cells)
+    return BulkResult(items=items, answers=answers)
+
+
+# --- the disagreements overview ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisagreementEntry:
+    """Where one disagreement is, and how bad: enough to sort and page without the answers."""
+
+    item_id: int
+    item_position: int
+    schema_id: int
+    question_position: int
+    span_id: str
+    disagreement: float
+    settled: bool
+
+    @property
+    def sort_key(self) -> tuple:
+        # Unsettled first, worst first, then in queue order.
+        return (
+            self.settled,
+            -self.disagreement,
+            self.item_position,
+            self.item_id,
+            self.question_position,
+            self.span_id,
+        )
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Every disagreement of a session (sorted), and what bulk accept would settle."""
+
+    disagreements: list[DisagreementEntry]
+    unanimous: BulkResult
+
+    @property
+    def unsettled(self) -> int:
+        return sum(not entry.settled for entry in self.disagreements)
+
+    @property
+    def settled(self) -> int:
+        return sum(entry.settled for entry in self.disagreements)
+
+
+OVERVIEW_CACHE_SECONDS = 15 * 60
+
+
+def answers_fingerprint(session: LabelingSession) -> str:
+    """Changes whenever an answer, a submission, a final answer or the session's questions
+    change (three aggregate queries): the key under which an overview stays valid."""
+    answers = Answer.objects.filter(
+        assignment__item__session=session, assignment__state=AssignmentState.SUBMITTED
+    ).aggregate(
+        n=Count("pk"),
+        last=Max("assessment_id"),
+        latest=Max("assignment__submitted_at"),
+        # An answer updated in place (MLflow's update_assessment) keeps its id.
+        edited=Max("assessment__last_update_time"),
+    )
+    finals = Adjudication.objects.filter(item__session=session).aggregate(
+        n=Count("pk"), last=Max("assessment_id"), edited=Max("assessment__last_update_time")
+    )
+    items = Item.objects.filter(session=session, adjudicated_at__isnull=False).aggregate(
+        n=Count("pk"), latest=Max("adjudicated_at")
+    )
+    questions = list(
+        SessionSchema.objects.filter(session=session)
+        .order_by("position", "pk")
+        .values_list("schema_id", "schema__version")
+    )
+    parts = [session.pk, session.created_at.isoformat(), answers, finals, items, questions]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def overview(session: LabelingSession) -> Overview:
+    """The session's disagreements and unanimous count, from the cache while nothing changed
+    (paging and filtering the disagreements view then cost a few queries), else `scan_overview`.
+    The default cache is per process; the fingerprint keeps every process's copy honest."""
+    key = f"adjudication-overview:{answers_fingerprint(session)}"
+    found = cache.get(key)
+    if found is None:
+        found = scan_overview(session)
+        cache.set(key, found, OVERVIEW_CACHE_SECONDS)
+    return found
+
+
+def scan_overview(session: LabelingSession) -> Overview:
+    """One pass over the session's cells in batches (`iter_cells`): the cells that need settling
+    as small sortable entries, and the count of unanimous items. The answers themselves are not
+    kept; a page loads its own cells again (`load_cells` for a few items)."""
+    adjudicated = set(
+        Item.objects.filter(session=session, adjudicated_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    entries: list[DisagreementEntry] = []
+    unanimous_items = unanimous_answers = 0
+    for item_id, group in groupby(iter_cells(session), key=attrgetter("item_id")):
+        answered = [cell for cell in group if cell.answers]
+        for cell in answered:
+            if needs_settling(cell):
+                entries.append(
+                    DisagreementEntry(
+                        item_id=item_id,
+                        item_position=cell.item_position,
+                        schema_id=cell.question.schema.pk,
+                        question_position=cell.question.position,
+                        span_id=cell.span_id,
+                        disagreement=cell.disagreement,
+                        settled=cell.is_adjudicated,
+                    )
+                )
+        pending = [] if item_id in adjudicated else _unanimous_pending(answered)
+        if pending:
+            unanimous_items += 1
+            unanimous_answers += len(pending)
+    entries.sort(key=attrgetter("sort_key"))
+    return Overview(
+        disagreements=entries,
+        unanimous=BulkResult(items=unanimous_items, answers=unanimous_answers),
+    )

@@ -1,0 +1,126 @@
+"""Per-labeler statistics of a session: how much each labeler did, how fast, how often they
+agree with the others and with the adjudicated answers, and their progress over time.
+
+The counts come from `LabelingSession.labeler_progress`; agreement folds the session's cells
+(`labeling.campaign.results.iter_cells`, in batches) so the figures match the agreement page;
+progress is one grouped query of submissions per hour.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from labeling.campaign.charts import LineChart, bucket_for, cumulative_chart
+from labeling.campaign.results import iter_cells
+from labeling.models import Assignment, AssignmentState, LabelerProgress, LabelingSession
+
+
+@dataclass(frozen=True)
+class Share:
+    """`matched` of `total` comparisons; `value` is None when there was nothing to compare."""
+
+    matched: int
+    total: int
+
+    @property
+    def value(self) -> float | None:
+        return self.matched / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class LabelerRow:
+    progress: LabelerProgress
+    colour: int | None  # their line's colour in the chart, None when they submitted nothing
+    with_others: Share  # their answer vs each other labeler's on the same question and item
+    with_others_items: int  # the items those comparisons come from
+    with_final: Share  # their answer vs the adjudicated one, where there is one
+
+
+@dataclass(frozen=True)
+class LabelerStatistics:
+    rows: list[LabelerRow]
+    chart: LineChart | None  # None before anyone submitted
+
+
+def _agreement(session: LabelingSession) -> tuple[dict, dict, dict]:
+    """Per labeler id: pairwise matches with others, items compared, matches with finals."""
+    others: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    finals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    items: dict[int, set[int]] = defaultdict(set)
+    for cell in iter_cells(session):
+        answers = [(a.labeler_id, cell.question.key(a.value)) for a in cell.answers]
+        answers = [(labeler, key) for labeler, key in answers if key is not None]
+        for labeler, key in answers:
+            for other, other_key in answers:
+                if other != labeler:
+                    others[labeler][0] += key == other_key
+                    others[labeler][1] += 1
+                    items[labeler].add(cell.item_id)
+            if cell.final is not None and not cell.final.accepted_consensus:
+                # Accepting a unanimous answer says nothing about who was right.
+                finals[labeler][0] += key == cell.question.key(cell.final.value)
+                finals[labeler][1] += 1
+    return others, finals, {labeler: len(ids) for labeler, ids in items.items()}
+
+
+def _progress_chart(session: LabelingSession, names: dict[int, str]) -> LineChart | None:
+    """Cumulative submissions per labeler, per hour within three days, else per day; the hourly
+    counts come from one grouped query and are summed into days here."""
+    rows = list(
+        Assignment.objects.filter(
+            item__session=session,
+            state=AssignmentState.SUBMITTED,
+            submitted_at__isnull=False,
+        )
+        .annotate(hour=TruncHour("submitted_at", tzinfo=timezone.get_current_timezone()))
+        .order_by()
+        .values("labeler_id", "hour")
+        .annotate(n=Count("pk"))
+        .values_list("labeler_id", "hour", "n")
+    )
+    if not rows:
+        return None
+    hours = sorted({hour for _, hour, _ in rows})
+    bucket = bucket_for(hours[0], hours[-1])
+    counts: dict[str, dict[datetime | date, int]] = {}
+    for labeler_id in sorted({pk for pk, _, _ in rows}, key=lambda pk: names.get(pk, "")):
+        counts[names.get(labeler_id, f"#{labeler_id}")] = {}
+    for labeler_id, hour, n in rows:
+        moment: datetime | date = hour if bucket == "hour" else hour.date()
+        by_bucket = counts[names.get(labeler_id, f"#{labeler_id}")]
+        by_bucket[moment] = by_bucket.get(moment, 0) + n
+    if bucket == "hour":
+        buckets: list[datetime | date] = []
+        moment = hours[0]
+        while moment <= hours[-1]:
+            buckets.append(moment)
+            moment += timedelta(hours=1)
+    else:
+        first, last = hours[0].date(), hours[-1].date()
+        buckets = [first + timedelta(days=d) for d in range((last - first).days + 1)]
+    return cumulative_chart(counts, bucket=bucket, buckets=buckets, title="Progress over time")
+
+
+def labeler_statistics(session: LabelingSession) -> LabelerStatistics:
+    progress = session.labeler_progress()
+    names = {row.user.pk: row.user.username for row in progress}
+    others, finals, compared = _agreement(session)
+    chart = _progress_chart(session, names)
+    colours = {series.label: series.colour for series in chart.series} if chart is not None else {}
+    rows = [
+        LabelerRow(
+            progress=row,
+            colour=colours.get(row.user.username),
+            with_others=Share(*others.get(row.user.pk, (0, 0))),
+            with_others_items=compared.get(row.user.pk, 0),
+            with_final=Share(*finals.get(row.user.pk, (0, 0))),
+        )
+        for row in progress
+    ]
+    return LabelerStatistics(rows=rows, chart=chart)
