@@ -218,12 +218,14 @@ def generate(total: int, span_count: int, *, reset: bool) -> None:
     )
     span_ids = list(big.spans.values_list("span_id", flat=True))
     for index, span_id in enumerate(rng.sample(span_ids, 40)):
-        services.log_feedback(
+        services.log_assessment(
             trace_id=big.trace_id,
-            name="step_correct",
-            value=index % 4 != 0,
-            span_id=span_id,
-            source=humans[index % len(humans)],
+            assessment=services.Feedback(
+                name="step_correct",
+                value=index % 4 != 0,
+                span_id=span_id,
+                source=humans[index % len(humans)],
+            ),
         )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

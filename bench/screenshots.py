@@ -73,49 +73,60 @@ def seed() -> tuple[int, str]:
         if index == 0:
             featured = trace.trace_id
         if index % 6 != 5:
-            services.log_feedback(
+            services.log_assessment(
                 trace_id=trace.trace_id,
-                name="correctness",
-                value=index % 5 != 3,
-                source=judge,
-                rationale="The answer agrees with the retrieved policy.",
+                assessment=services.Feedback(
+                    name="correctness",
+                    value=index % 5 != 3,
+                    source=judge,
+                    rationale="The answer agrees with the retrieved policy.",
+                ),
             )
         if index % 3 == 0:
-            services.log_feedback(
+            services.log_assessment(
                 trace_id=trace.trace_id,
-                name="relevance",
-                value=round(0.55 + rng.random() * 0.45, 2),
-                source=code,
+                assessment=services.Feedback(
+                    name="relevance", value=round(0.55 + rng.random() * 0.45, 2), source=code
+                ),
             )
         if index % 4 == 0:
-            services.log_feedback(
+            services.log_assessment(
                 trace_id=trace.trace_id,
-                name="tone",
-                value=["friendly", "too formal", "friendly", "curt"][index % 4 // 1 % 4],
-                source=human,
+                assessment=services.Feedback(
+                    name="tone",
+                    value=["friendly", "too formal", "friendly", "curt"][index % 4 // 1 % 4],
+                    source=human,
+                ),
             )
         if index % 5 == 0:
-            services.log_expectation(
+            services.log_assessment(
                 trace_id=trace.trace_id,
-                name="expected_facts",
-                value={"must_mention": ["30-day window", "store credit"], "escalate": False},
-                source=human,
+                assessment=services.Expectation(
+                    name="expected_facts",
+                    value={"must_mention": ["30-day window", "store credit"], "escalate": False},
+                    source=human,
+                ),
             )
         if index % 7 == 0:
-            services.log_expectation(
+            services.log_assessment(
                 trace_id=trace.trace_id,
-                name="expected_answer",
-                value="Orders ship within 2 business days; the tracking link has the latest scan.",
-                source=human,
+                assessment=services.Expectation(
+                    name="expected_answer",
+                    value="Orders ship within 2 business days; the tracking link has the latest "
+                    "scan.",
+                    source=human,
+                ),
             )
     # The featured trace: a span-level label with history, as a labeler would leave it.
-    first = services.log_feedback(
+    first = services.log_assessment(
         trace_id=featured,
-        name="retrieval_relevant",
-        value=False,
-        span_id=f"{3:016x}",
-        source=human,
-        rationale="The delay policy is missing from the results.",
+        assessment=services.Feedback(
+            name="retrieval_relevant",
+            value=False,
+            span_id=f"{3:016x}",
+            source=human,
+            rationale="The delay policy is missing from the results.",
+        ),
     )
     services.override_assessment(
         trace_id=featured,
@@ -124,12 +135,14 @@ def seed() -> tuple[int, str]:
         source=human,
         rationale="Second document covers delays; good enough.",
     )
-    services.log_expectation(
+    services.log_assessment(
         trace_id=featured,
-        name="expected_documents",
-        span_id=f"{3:016x}",
-        value=["kb/shipping/tracking.md", "kb/shipping/delays.md"],
-        source=human,
+        assessment=services.Expectation(
+            name="expected_documents",
+            span_id=f"{3:016x}",
+            value=["kb/shipping/tracking.md", "kb/shipping/delays.md"],
+            source=human,
+        ),
     )
     # Labelers see the traces of the active sessions they are assigned to: maria's queue.
     from labeling import services as labeling_services

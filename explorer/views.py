@@ -27,6 +27,7 @@ from accounts.types import HtmxHttpRequest
 from explorer import access
 from explorer.forms import AddLabelForm, EditLabelForm
 from explorer.paging import count_up_to, paginate
+from labeling import services as labeling_services
 from traces import services
 from traces.filters import SORT_ORDER, LabelColumn, Sort, TraceFilterForm, filter_traces
 from traces.models import (
@@ -518,19 +519,16 @@ def label_create(request: HtmxHttpRequest, trace_id: str) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         target = None if _is_root(span) else span.span_id
-        log = (
-            services.log_feedback
-            if data["kind"] == AssessmentKind.FEEDBACK
-            else services.log_expectation
-        )
         try:
-            label = log(
+            label = services.log_assessment(
                 trace_id=trace.trace_id,
-                name=data["name"],
-                value=data["parsed_value"],
-                rationale=data["rationale"],
-                source=_source(request),
-                span_id=target,
+                assessment=services.assessment_class(data["kind"])(
+                    name=data["name"],
+                    value=data["parsed_value"],
+                    rationale=data["rationale"],
+                    source=_source(request),
+                    span_id=target,
+                ),
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -574,7 +572,7 @@ def label_edit(request: HtmxHttpRequest, trace_id: str, assessment_id: str) -> H
             return render(request, "components/_label_fields.html#value-field", {"form": form})
     elif request.method == "POST" and form.is_valid():
         try:
-            new = services.override_assessment(
+            new = labeling_services.override_assessment(
                 trace_id=trace.trace_id,
                 assessment_id=assessment.assessment_id,
                 value=form.cleaned_data["parsed_value"],
@@ -609,7 +607,9 @@ def label_delete(request: HtmxHttpRequest, trace_id: str, assessment_id: str) ->
     span = _selected_span(trace, params.get("span") or assessment.span_id)
     if request.method == "POST":
         restores = assessment.overrides_id is not None
-        services.delete_assessment(trace_id=trace.trace_id, assessment_id=assessment.assessment_id)
+        labeling_services.delete_assessment(
+            trace_id=trace.trace_id, assessment_id=assessment.assessment_id
+        )
         message = f"Label “{assessment.name}” deleted." + (
             " Its previous value is current again." if restores else ""
         )

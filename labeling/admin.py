@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from labeling import services
 from labeling.models import (
     Answer,
     Assignment,
@@ -22,7 +23,18 @@ from labeling.models import (
     LabelingSession,
     SessionSchema,
 )
+from traces import admin as traces_admin
 from traces.admin import INLINE_LIMIT, LimitedInlineFormSet, change_url, changelist_url
+from traces.models import Assessment
+
+# Assessments may be labeling answers: deleting one in the admin goes through labeling's service,
+# which moves an answer on a deleted override back to the label it replaced.
+admin.site.unregister(Assessment)
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(traces_admin.AssessmentAdmin):
+    delete_assessment = staticmethod(services.delete_assessment)
 
 
 class LabelingSchemaVersionInline(admin.TabularInline):

@@ -12,8 +12,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
 from django.core.exceptions import ValidationError
+from django.db import models
 
-from labeling.models import InputType
+
+class InputType(models.TextChoices):
+    PASS_FAIL = "pass_fail", "Pass / fail"
+    CATEGORICAL = "categorical", "Categorical"
+    CATEGORICAL_LIST = "categorical_list", "Categorical list"
+    NUMERIC = "numeric", "Numeric"
+    TEXT = "text", "Text"
+    TEXT_LIST = "text_list", "Text list"
+
 
 # How agreement statistics treat a kind's values.
 Level = Literal["nominal", "interval", "set", "text"]

@@ -28,16 +28,8 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from labeling.inputs import InputSpec, InputType, parse_input
 from traces.models import NAME_MAX_LENGTH, Assessment, AssessmentKind, Experiment, Trace
-
-
-class InputType(models.TextChoices):
-    PASS_FAIL = "pass_fail", "Pass / fail"
-    CATEGORICAL = "categorical", "Categorical"
-    CATEGORICAL_LIST = "categorical_list", "Categorical list"
-    NUMERIC = "numeric", "Numeric"
-    TEXT = "text", "Text"
-    TEXT_LIST = "text_list", "Text list"
 
 
 class LabelingSchemaQuerySet(models.QuerySet["LabelingSchema"]):
@@ -99,10 +91,8 @@ class LabelingSchema(models.Model):
         return self.name
 
     @property
-    def spec(self):
+    def spec(self) -> InputSpec:
         """The typed input (`labeling.inputs.InputSpec`) described by `input_config`."""
-        from labeling.inputs import parse_input
-
         return parse_input(self.input_type, self.input_config)
 
 

@@ -53,7 +53,7 @@ from labeling.models import (
     LabelingSession,
 )
 from traces import services
-from traces.models import Assessment, AssessmentKind, SourceType
+from traces.models import AssessmentKind, SourceType
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -644,20 +644,6 @@ def renew_lease(*, assignment: Assignment, now: datetime | None = None) -> Lease
 # --- submitting ----------------------------------------------------------------------------------
 
 
-def current_assessment(assessment: Assessment) -> Assessment:
-    """The label that stands for `assessment` now: itself while it is valid, else the newest
-    assessment of its override chain (someone changed it in the trace explorer)."""
-    current = assessment
-    seen = {current.pk}
-    while not current.valid:
-        newer = Assessment.objects.filter(overrides=current).order_by("-create_time").first()
-        if newer is None or newer.pk in seen:
-            break
-        seen.add(newer.pk)
-        current = newer
-    return current
-
-
 @dataclass(frozen=True)
 class SubmitOutcome:
     created: int
@@ -760,11 +746,7 @@ def submit_answers(
             )
             new_questions.append(question)
             continue
-        old = current_assessment(answer.assessment)
-        if old.pk != answer.assessment_id:
-            # Changed elsewhere since (the trace explorer): that label is the answer now.
-            answer.assessment = old
-            answer.save(update_fields=["assessment"])
+        old = answer.assessment  # the label as it is now (edits elsewhere move the answer)
         if _same(old.value, question.value) and (old.rationale or "") == question.rationale:
             unchanged += 1
             continue

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from labeling.inputs import InputSpec
 from labeling.models import (
+    Adjudication,
     Answer,
     Assignment,
     AssignmentState,
@@ -34,7 +35,8 @@ from labeling.models import (
     SessionSchema,
     SessionStatus,
 )
-from traces.models import Experiment, Trace, TraceQuerySet
+from traces import services as trace_services
+from traces.models import Assessment, Experiment, Trace, TraceQuerySet
 from traces.services import validate_name
 
 BULK_BATCH_SIZE = 1000
@@ -547,3 +549,64 @@ def remove_items(*, session: LabelingSession, item_ids: Iterable[int]) -> int:
     items.delete()
     LabelingSession.objects.filter(pk=session.pk).update(updated_at=timezone.now())
     return count
+
+
+# --- labels that may be answers ------------------------------------------------------------------
+#
+# An answer (`Answer`) or a final answer (`Adjudication`) points at the assessment that holds it.
+# Labels are edited outside the review app too (the trace explorer, the MLflow API): an edit is an
+# override (a new assessment; the old one stays in the history, not valid), and the answer moves
+# to it; deleting an override brings back the label it replaced, and the answer moves back.
+# Every such write goes through these functions, so results, agreement figures and exports read
+# the label as it is now. (Deleting a label that replaced nothing deletes the answer with it.)
+
+
+def _follow(replaced_pk: int, current_pk: int) -> None:
+    Answer.objects.filter(assessment_id=replaced_pk).update(assessment_id=current_pk)
+    Adjudication.objects.filter(assessment_id=replaced_pk).update(assessment_id=current_pk)
+
+
+@transaction.atomic
+def log_assessment(
+    *, trace_id: str, assessment: trace_services.Feedback | trace_services.Expectation
+) -> Assessment:
+    """`traces.services.log_assessment`; when the new assessment overrides another, the answers
+    that stood for the old one stand for the new one."""
+    row = trace_services.log_assessment(trace_id=trace_id, assessment=assessment)
+    if row.overrides_id is not None:
+        _follow(row.overrides_id, row.pk)
+    return row
+
+
+@transaction.atomic
+def override_assessment(
+    *,
+    trace_id: str,
+    assessment_id: str,
+    value: Any,
+    source: trace_services.Source | None,
+    rationale: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Assessment:
+    """Edit a label (`traces.services.override_assessment`), keeping its answers on it."""
+    old = trace_services.get_assessment(trace_id=trace_id, assessment_id=assessment_id)
+    return log_assessment(
+        trace_id=trace_id,
+        assessment=trace_services.replacement(
+            old, value=value, source=source, rationale=rationale, metadata=metadata
+        ),
+    )
+
+
+@transaction.atomic
+def delete_assessment(*, trace_id: str, assessment_id: str) -> None:
+    """`traces.services.delete_assessment`; an answer on a deleted override goes back to the
+    label it replaced."""
+    replaced = (
+        Assessment.objects.filter(trace__trace_id=trace_id, assessment_id=assessment_id)
+        .values_list("pk", "overrides_id")
+        .first()
+    )
+    if replaced is not None and replaced[1] is not None:
+        _follow(*replaced)
+    trace_services.delete_assessment(trace_id=trace_id, assessment_id=assessment_id)

@@ -93,6 +93,14 @@ def outsider_client(client, outsider):
     return client
 
 
+@pytest.fixture
+def api(client, curator):
+    """The test client with a curator's API token (MLflow's REST paths, OTLP)."""
+    from tests.factories import Api, make_api_token
+
+    return Api(client, make_api_token(curator))
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
     """Real hashers cost seconds per login on a busy machine; tests do not need their strength."""

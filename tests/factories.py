@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -101,13 +102,17 @@ def make_span(
 def make_feedback(
     trace: Trace, name: str = "correctness", value: Any = True, **kw: Any
 ) -> Assessment:
-    return services.log_feedback(trace_id=trace.trace_id, name=name, value=value, **kw)
+    return services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(name=name, value=value, **kw)
+    )
 
 
 def make_expectation(
     trace: Trace, name: str = "expected_answer", value: Any = "Paris", **kw: Any
 ) -> Assessment:
-    return services.log_expectation(trace_id=trace.trace_id, name=name, value=value, **kw)
+    return services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Expectation(name=name, value=value, **kw)
+    )
 
 
 # --- labeling ------------------------------------------------------------------------------------
@@ -177,9 +182,11 @@ def make_answer(assignment, schema, value: Any = True, *, version: int | None = 
     from labeling.models import Answer
 
     source = services.Source("HUMAN", assignment.labeler.get_username())
-    log = services.log_expectation if schema.kind == "expectation" else services.log_feedback
-    assessment = log(
-        trace_id=assignment.item.trace.trace_id, name=schema.name, value=value, source=source
+    assessment = services.log_assessment(
+        trace_id=assignment.item.trace.trace_id,
+        assessment=services.assessment_class(schema.kind)(
+            name=schema.name, value=value, source=source
+        ),
     )
     return Answer.objects.create(
         assignment=assignment,
@@ -512,3 +519,41 @@ def otlp_request(*spans: Any, resource: dict[str, Any] | None = None) -> Any:
         _set_any_value(resource_spans.resource.attributes.add(), key, value)
     resource_spans.scope_spans.add().spans.extend(spans)
     return request
+
+
+PROTOBUF = "application/x-protobuf"
+
+
+class Api:
+    """A test client that sends an API token."""
+
+    def __init__(self, client, token):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path, params=None, **headers):
+        return self.client.get(path, params or {}, headers={**self.headers, **headers})
+
+    def send(self, method, path, body=None, **headers):
+        data = json.dumps(body) if isinstance(body, dict | list) else (body or "")
+        return getattr(self.client, method)(
+            path, data, content_type="application/json", headers={**self.headers, **headers}
+        )
+
+    def post(self, path, body=None, **headers):
+        return self.send("post", path, body, **headers)
+
+    def patch(self, path, body=None, **headers):
+        return self.send("patch", path, body, **headers)
+
+    def delete(self, path, body=None, **headers):
+        return self.send("delete", path, body, **headers)
+
+    def otlp(self, body, *, experiment=None, content_type=PROTOBUF, **headers):
+        if experiment is not None:
+            headers["x-mlflow-experiment-id"] = str(experiment.pk)
+        if not isinstance(body, bytes):
+            body = body.SerializeToString()
+        return self.client.post(
+            "/v1/traces", body, content_type=content_type, headers={**self.headers, **headers}
+        )

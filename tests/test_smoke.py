@@ -22,7 +22,7 @@ def test_home_requires_login(client):
 def test_override_then_delete_restores(curator_client):
     trace = make_trace(spans=3)
     first = make_feedback(trace, value=0.5)
-    second = services.override_feedback(
+    second = services.override_assessment(
         trace_id=trace.trace_id, assessment_id=first.assessment_id, value=0.9
     )
     first.refresh_from_db()

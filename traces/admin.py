@@ -524,8 +524,12 @@ class AssessmentAdmin(admin.ModelAdmin):
         obj.last_update_time = timezone.now()
         super().save_model(request, obj, form, change)
 
+    # How an assessment is deleted (labeling's admin puts its own service here: an assessment
+    # may be a labeling answer).
+    delete_assessment = staticmethod(services.delete_assessment)
+
     def delete_model(self, request: HttpRequest, obj: Assessment) -> None:
-        services.delete_assessment(trace_id=obj.trace.trace_id, assessment_id=obj.assessment_id)
+        self.delete_assessment(trace_id=obj.trace.trace_id, assessment_id=obj.assessment_id)
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Assessment]) -> None:
@@ -533,4 +537,4 @@ class AssessmentAdmin(admin.ModelAdmin):
         for trace_id, assessment_id in queryset.order_by("-id").values_list(
             "trace__trace_id", "assessment_id"
         ):
-            services.delete_assessment(trace_id=trace_id, assessment_id=assessment_id)
+            self.delete_assessment(trace_id=trace_id, assessment_id=assessment_id)

@@ -1,11 +1,14 @@
 """Routes of the HTTP API, mounted at the site root (`reviewapp/urls.py`): OTLP at /v1/traces,
-MLflow's REST paths under /api/2.0/mlflow/ and /api/3.0/mlflow/ (the SDK uses both)."""
+MLflow's REST paths under /api/2.0/mlflow/ and /api/3.0/mlflow/ (the SDK uses both). The
+assessment routes are `labeling.api.urls`'."""
 
 from django.urls import path, re_path
 
 from traces import api_views
 
 app_name = "api"
+
+MLFLOW_API_VERSIONS = ("2.0", "3.0")
 
 _mlflow = [
     ("experiments/get-by-name", api_views.experiment_get_by_name, "experiment-get-by-name"),
@@ -18,12 +21,6 @@ _mlflow = [
     ("traces/batchGetInfos", api_views.trace_batch_get_infos, "trace-batch-get-infos"),
     ("traces/<str:trace_id>", api_views.trace_info, "trace-info"),
     ("traces/<str:trace_id>/tags", api_views.trace_tags, "trace-tags"),
-    ("traces/<str:trace_id>/assessments", api_views.assessment_create, "assessment-create"),
-    (
-        "traces/<str:trace_id>/assessments/<str:assessment_id>",
-        api_views.assessment_detail,
-        "assessment-detail",
-    ),
 ]
 
 urlpatterns = [
@@ -31,8 +28,9 @@ urlpatterns = [
     path("v1/traces", api_views.otlp_traces, name="otlp-traces"),
     *(
         path(f"api/{api_version}/mlflow/{route}", view, name=f"{name}-v{api_version[0]}")
-        for api_version in ("2.0", "3.0")
+        for api_version in MLFLOW_API_VERSIONS
         for route, view, name in _mlflow
     ),
+    # Last: every other /api/ path (the root urls mount labeling's API routes before these).
     re_path(r"^api/(?P<path>.*)$", api_views.endpoint_not_found, name="endpoint-not-found"),
 ]

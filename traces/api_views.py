@@ -3,6 +3,8 @@
 Every view is token-authenticated (`accounts.api_auth.token_required`) and answers errors in
 MLflow's format, ``{"error_code": …, "message": …}``, with MLflow's HTTP statuses. The routes
 are in `traces.api_urls`; the JSON shapes in `traces.mlflow_api`; OTLP parsing in `traces.otlp`.
+The assessment endpoints are `labeling.api`'s (an assessment may be a labeling answer); they use
+the helpers here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from accounts.api_auth import ApiRequest, api_error, token_required
-from traces import mlflow_api, otlp, services
+from traces import mlflow_api, otlp
 from traces.ingest import ingest_spans, loads_strict, upsert_trace_info
 from traces.mlflow_api import ApiError, invalid, not_found
 from traces.models import NAME_MAX_LENGTH, Assessment, Experiment, LifecycleStage, Span, Trace
@@ -77,7 +79,8 @@ def _validation_error(exc: ValidationError) -> JsonResponse:
     return api_error("INVALID_PARAMETER_VALUE", message)
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
+def json_body(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object; INVALID_PARAMETER_VALUE (or 413) otherwise."""
     try:
         raw = request.body
     except RequestDataTooBig:
@@ -97,7 +100,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def _ok(data: dict[str, Any] | None = None) -> JsonResponse:
+def ok(data: dict[str, Any] | None = None) -> JsonResponse:
     return JsonResponse(data or {})
 
 
@@ -113,7 +116,8 @@ def _experiment_by_id(experiment_id: Any) -> Experiment:
     return experiment
 
 
-def _trace(trace_id: str) -> Trace:
+def get_trace(trace_id: str) -> Trace:
+    """The trace with MLflow id `trace_id`; RESOURCE_DOES_NOT_EXIST otherwise."""
     trace = Trace.objects.filter(trace_id=trace_id).first()
     if trace is None:
         raise not_found(f"Trace with ID {trace_id} is not found.")
@@ -222,18 +226,18 @@ def experiment_get_by_name(request: ApiRequest) -> JsonResponse:
     experiment = Experiment.objects.filter(name=name).first()
     if experiment is None:
         raise not_found(f"Could not find experiment with name '{name}'")
-    return _ok({"experiment": mlflow_api.experiment_json(experiment)})
+    return ok({"experiment": mlflow_api.experiment_json(experiment)})
 
 
 @api_endpoint("GET")
 def experiment_get(request: ApiRequest) -> JsonResponse:
     experiment = _experiment_by_id(request.GET.get("experiment_id"))
-    return _ok({"experiment": mlflow_api.experiment_json(experiment)})
+    return ok({"experiment": mlflow_api.experiment_json(experiment)})
 
 
 @api_endpoint("POST")
 def experiment_create(request: ApiRequest) -> JsonResponse:
-    data = _json_body(request)
+    data = json_body(request)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise invalid("An experiment needs a name.")
@@ -251,7 +255,7 @@ def experiment_create(request: ApiRequest) -> JsonResponse:
         experiment = Experiment.objects.create(
             name=name, tags={tag["key"]: str(tag.get("value", "")) for tag in tags}
         )
-    return _ok({"experiment_id": experiment.experiment_id})
+    return ok({"experiment_id": experiment.experiment_id})
 
 
 # --- traces ---------------------------------------------------------------------------------------
@@ -260,7 +264,7 @@ def experiment_create(request: ApiRequest) -> JsonResponse:
 @api_endpoint("POST")
 def trace_start(request: ApiRequest) -> JsonResponse:
     """StartTraceV3: the info of a finished trace (its spans come over OTLP, before or after)."""
-    data = _json_body(request)
+    data = json_body(request)
     trace_data = data.get("trace")
     if not isinstance(trace_data, dict):
         raise invalid("The body needs a trace with its trace_info.")
@@ -269,14 +273,14 @@ def trace_start(request: ApiRequest) -> JsonResponse:
     if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
         raise invalid(f"Experiment {experiment.name!r} is deleted.")
     trace, _ = upsert_trace_info(experiment=experiment, record=record)
-    return _ok({"trace": {"trace_info": mlflow_api.trace_info_json(trace)}})
+    return ok({"trace": {"trace_info": mlflow_api.trace_info_json(trace)}})
 
 
 @api_endpoint("GET")
 def trace_info(request: ApiRequest, trace_id: str) -> JsonResponse:
     """GetTraceInfoV3."""
-    trace = _trace(trace_id)
-    return _ok({"trace": {"trace_info": mlflow_api.trace_info_json(trace)}})
+    trace = get_trace(trace_id)
+    return ok({"trace": {"trace_info": mlflow_api.trace_info_json(trace)}})
 
 
 @api_endpoint("GET")
@@ -288,7 +292,7 @@ def trace_get(request: ApiRequest) -> JsonResponse:
     trace = _with_spans_and_assessments(Trace.objects.filter(trace_id=trace_id)).first()
     if trace is None:
         raise not_found(f"Trace with ID {trace_id} is not found.")
-    return _ok({"trace": mlflow_api.trace_json(trace, trace.spans.all(), trace.assessments.all())})
+    return ok({"trace": mlflow_api.trace_json(trace, trace.spans.all(), trace.assessments.all())})
 
 
 def _trace_ids(values: list[Any]) -> list[str]:
@@ -305,7 +309,7 @@ def trace_batch_get(request: ApiRequest) -> JsonResponse:
     trace_ids = _trace_ids(request.GET.getlist("trace_ids"))
     traces = _with_spans_and_assessments(Trace.objects.filter(trace_id__in=trace_ids))
     by_id = {trace.trace_id: trace for trace in traces}
-    return _ok(
+    return ok(
         {
             "traces": [
                 mlflow_api.trace_json(trace, trace.spans.all(), trace.assessments.all())
@@ -319,12 +323,12 @@ def trace_batch_get(request: ApiRequest) -> JsonResponse:
 @api_endpoint("POST")
 def trace_batch_get_infos(request: ApiRequest) -> JsonResponse:
     """BatchGetTraceInfos."""
-    trace_ids = _trace_ids(_json_body(request).get("trace_ids") or [])
+    trace_ids = _trace_ids(json_body(request).get("trace_ids") or [])
     traces = Trace.objects.filter(trace_id__in=trace_ids).prefetch_related(
         Prefetch("assessments", queryset=Assessment.objects.order_by("create_time", "id"))
     )
     by_id = {trace.trace_id: trace for trace in traces}
-    return _ok(
+    return ok(
         {
             "trace_infos": [
                 mlflow_api.trace_info_json(trace, trace.assessments.all())
@@ -377,7 +381,7 @@ def _experiment_ids(data: dict[str, Any]) -> list[int]:
 @api_endpoint("POST")
 def trace_search(request: ApiRequest) -> JsonResponse:
     """SearchTracesV3: trace infos of experiments, filtered, ordered, paginated."""
-    data = _json_body(request)
+    data = json_body(request)
     experiment_ids = _experiment_ids(data)
     max_results = data.get("max_results", SEARCH_DEFAULT_RESULTS)
     if isinstance(max_results, str) and max_results.isdigit():
@@ -410,13 +414,13 @@ def trace_search(request: ApiRequest) -> JsonResponse:
     }
     if len(traces) > max_results:
         response["next_page_token"] = _page_token(offset + max_results)
-    return _ok(response)
+    return ok(response)
 
 
 @api_endpoint("PATCH", "DELETE")
 def trace_tags(request: ApiRequest, trace_id: str) -> JsonResponse:
     """SetTraceTag (PATCH {key, value}) and DeleteTraceTag (DELETE {key})."""
-    data = _json_body(request)
+    data = json_body(request)
     key = data.get("key")
     if not isinstance(key, str) or not key:
         raise invalid("key is required.")
@@ -432,83 +436,4 @@ def trace_tags(request: ApiRequest, trace_id: str) -> JsonResponse:
         else:
             del trace.tags[key]
         trace.save(update_fields=["tags"])
-    return _ok()
-
-
-# --- assessments ----------------------------------------------------------------------------------
-
-
-@api_endpoint("POST")
-def assessment_create(request: ApiRequest, trace_id: str) -> JsonResponse:
-    """CreateAssessment (mlflow.log_feedback, log_expectation, override_feedback)."""
-    data = _json_body(request)
-    assessment = mlflow_api.parse_assessment(data.get("assessment"))
-    # An unknown trace is refused by the service (404).
-    row = services.log_assessment(trace_id=trace_id, assessment=assessment)
-    return _ok({"assessment": mlflow_api.assessment_json(row, trace_id)})
-
-
-_MASK_PATHS = {
-    "assessment_name": "name",
-    "assessmentName": "name",
-    "name": "name",
-    "feedback": "feedback",
-    "expectation": "expectation",
-    "rationale": "rationale",
-    "metadata": "metadata",
-}
-
-
-def _update_mask(mask: Any, assessment: dict[str, Any]) -> set[str]:
-    if mask is None or mask == "":
-        return {_MASK_PATHS[key] for key in assessment if key in _MASK_PATHS}
-    if isinstance(mask, dict):
-        mask = mask.get("paths")
-    if isinstance(mask, str):
-        paths = [path.strip() for path in mask.split(",") if path.strip()]
-    elif isinstance(mask, list) and all(isinstance(path, str) for path in mask):
-        paths = mask
-    else:
-        raise invalid("update_mask should list the fields to update.")
-    unknown = [path for path in paths if path not in _MASK_PATHS]
-    if unknown:
-        raise invalid(
-            f"Cannot update {', '.join(unknown)}: only assessment_name, feedback, expectation, "
-            "rationale and metadata can be updated."
-        )
-    return {_MASK_PATHS[path] for path in paths}
-
-
-@api_endpoint("GET", "PATCH", "DELETE")
-def assessment_detail(request: ApiRequest, trace_id: str, assessment_id: str) -> JsonResponse:
-    """GetAssessment, UpdateAssessment (mlflow.update_assessment), DeleteAssessment."""
-    if request.method == "DELETE":
-        _trace(trace_id)
-        # Deleting an assessment that is not there does nothing, as on MLflow's server.
-        services.delete_assessment(trace_id=trace_id, assessment_id=assessment_id)
-        return _ok()
-    if request.method == "GET":
-        row = services.get_assessment(trace_id=trace_id, assessment_id=assessment_id)
-        return _ok({"assessment": mlflow_api.assessment_json(row, trace_id)})
-    data = _json_body(request)
-    assessment = data.get("assessment") or {}
-    if not isinstance(assessment, dict):
-        raise invalid("assessment should be an object.")
-    fields = _update_mask(data.get("update_mask"), assessment)
-    _trace(trace_id)
-    changes: dict[str, Any] = {}
-    if "name" in fields:
-        changes["name"] = assessment.get("assessment_name", assessment.get("name"))
-    if "feedback" in fields:
-        changes["feedback"] = mlflow_api.feedback_value(assessment.get("feedback"))
-    if "expectation" in fields:
-        changes["expectation"] = mlflow_api.expectation_value(assessment.get("expectation"))
-    if "rationale" in fields:
-        rationale = assessment.get("rationale", "")
-        if not isinstance(rationale, str):
-            raise invalid("rationale should be a string.")
-        changes["rationale"] = rationale
-    if "metadata" in fields:
-        changes["metadata"] = mlflow_api.parse_string_map(assessment.get("metadata")) or {}
-    row = services.update_assessment(trace_id=trace_id, assessment_id=assessment_id, **changes)
-    return _ok({"assessment": mlflow_api.assessment_json(row, trace_id)})
+    return ok()

@@ -1,7 +1,12 @@
 """Assessment services with MLflow's behaviour (`mlflow.log_feedback`, `override_feedback`, …).
 
+One path logs every assessment: `log_assessment`, with a `Feedback` or an `Expectation`; it is
+also the one place that records overrides.
+
 Every write that touches assessments goes through here, whether it comes from the trace explorer,
-the review app, the importer or the MLflow-compatible API, so the rules hold everywhere:
+the review app, the importer or the MLflow-compatible API, so the rules hold everywhere (edits and
+deletions of labels that may be labeling answers come through `labeling.services`, which keeps
+the answers on the current label):
 
 - a Feedback needs a value or an error; its value is a number, bool, string, or a list / dict of
   those. Default name ``feedback``, default source CODE.
@@ -390,86 +395,31 @@ def log_assessment(*, trace_id: str, assessment: Feedback | Expectation) -> Asse
     return row
 
 
-def log_feedback(
-    *,
-    trace_id: str,
-    name: str = DEFAULT_FEEDBACK_NAME,
-    value: Any = None,
-    source: Source | None = None,
-    error: AssessmentError | BaseException | None = None,
-    rationale: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    span_id: str | None = None,
-) -> Assessment:
-    """`mlflow.log_feedback`: default name ``feedback``, default source CODE."""
-    return log_assessment(
-        trace_id=trace_id,
-        assessment=Feedback(
-            name=name,
-            value=value,
-            error=error,
-            rationale=rationale,
-            source=source,
-            metadata=metadata,
-            span_id=span_id,
-        ),
-    )
+def assessment_class(kind: str) -> type[Feedback] | type[Expectation]:
+    """The dataclass that logs an assessment of `kind` (feedback or expectation)."""
+    return Expectation if kind == AssessmentKind.EXPECTATION else Feedback
 
 
-def log_expectation(
+def replacement(
+    old: Assessment,
     *,
-    trace_id: str,
-    name: str,
     value: Any,
-    source: Source | None = None,
-    metadata: dict[str, Any] | None = None,
-    span_id: str | None = None,
+    source: Source | None,
     rationale: str | None = None,
-) -> Assessment:
-    """`mlflow.log_expectation`: default source HUMAN. The value may be any JSON value."""
-    return log_assessment(
-        trace_id=trace_id,
-        assessment=Expectation(
-            name=name,
-            value=value,
-            source=source,
-            metadata=metadata,
-            span_id=span_id,
-            rationale=rationale,
-        ),
+    metadata: dict[str, Any] | None = None,
+) -> Feedback | Expectation:
+    """What overrides `old` when its value is edited (the way the UI and MLflow's
+    `override_feedback` do it): the same kind, name and span, a new value, and `overrides`
+    naming `old`. Log it with `log_assessment`."""
+    return assessment_class(old.kind)(
+        name=old.name,
+        span_id=old.span_id,
+        value=value,
+        rationale=rationale,
+        source=source,
+        metadata=metadata,
+        overrides=old.assessment_id,
     )
-
-
-def override_feedback(
-    *,
-    trace_id: str,
-    assessment_id: str,
-    value: Any,
-    rationale: str | None = None,
-    source: Source | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> Assessment:
-    """`mlflow.override_feedback`: a new feedback replaces the old one, which stays in history."""
-    with transaction.atomic():
-        old = get_assessment(trace_id=trace_id, assessment_id=assessment_id)
-        if not old.is_feedback:
-            raise ValidationError(
-                "Only a feedback can be overridden with override_feedback; "
-                f"{assessment_id} is an expectation.",
-                code="overrides_kind",
-            )
-        return log_assessment(
-            trace_id=trace_id,
-            assessment=Feedback(
-                name=old.name,
-                span_id=old.span_id,
-                value=value,
-                rationale=rationale,
-                source=source,
-                metadata=metadata,
-                overrides=old.assessment_id,
-            ),
-        )
 
 
 def override_assessment(
@@ -477,25 +427,19 @@ def override_assessment(
     trace_id: str,
     assessment_id: str,
     value: Any,
-    source: Source,
+    source: Source | None = None,
     rationale: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Assessment:
-    """Edit a label the way the UI does: a new assessment of the same kind, name and span
-    overrides the old one (feedback or expectation alike)."""
+    """Edit a label the way the UI does (`mlflow.override_feedback`, for expectations too): a
+    new assessment of the same kind, name and span overrides the old one, which stays in the
+    history."""
     with transaction.atomic():
         old = get_assessment(trace_id=trace_id, assessment_id=assessment_id)
-        model = Feedback if old.is_feedback else Expectation
         return log_assessment(
             trace_id=trace_id,
-            assessment=model(
-                name=old.name,
-                span_id=old.span_id,
-                value=value,
-                rationale=rationale,
-                source=source,
-                metadata=metadata,
-                overrides=old.assessment_id,
+            assessment=replacement(
+                old, value=value, source=source, rationale=rationale, metadata=metadata
             ),
         )
 

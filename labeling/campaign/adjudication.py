@@ -92,19 +92,6 @@ def find_cell(*, item: Item, schema: LabelingSchema, span_id: str = "") -> Cell 
     return None
 
 
-def _current(assessment: Assessment) -> Assessment | None:
-    """The valid head of an override chain (someone may have edited the final answer in the
-    trace explorer since); None when the chain ends in a deleted or invalid assessment."""
-    seen = set()
-    while not assessment.valid and assessment.pk not in seen:
-        seen.add(assessment.pk)
-        newer = Assessment.objects.filter(overrides=assessment).order_by("-pk").first()
-        if newer is None:
-            return None
-        assessment = newer
-    return assessment if assessment.valid else None
-
-
 @transaction.atomic
 def settle_cell(
     *,
@@ -142,7 +129,8 @@ def settle_cell(
         .filter(item=item, schema=schema, span_id=span_id)
         .first()
     )
-    previous = _current(existing.assessment) if existing else None
+    # The final answer's label as it is now (edits elsewhere keep the row on it).
+    previous = existing.assessment if existing and existing.assessment.valid else None
     if previous is not None:
         assessment = services.override_assessment(
             trace_id=item.trace.trace_id,

@@ -244,8 +244,8 @@ def _initial(assignment: Assignment) -> dict[tuple[int, str], tuple[Any, str]]:
         return {}
     initial = {}
     for answer in Answer.objects.filter(assignment=assignment).select_related("assessment"):
-        current = queue.current_assessment(answer.assessment)
-        initial[(answer.schema_id, answer.span_id)] = (current.value, current.rationale)
+        label = answer.assessment
+        initial[(answer.schema_id, answer.span_id)] = (label.value, label.rationale)
     return initial
 
 

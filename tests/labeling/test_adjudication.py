@@ -96,7 +96,8 @@ def test_settling_again_overrides_the_previous_final_answer(world, curator, outs
 
 
 def test_settling_after_an_explorer_edit_overrides_the_current_answer(world, curator):
-    from traces import services
+    from labeling import services
+    from traces.services import Source
 
     _, correct, _, items = world
     first = adjudication.settle_cell(item=items[0], schema=correct, value=True, adjudicator=curator)
@@ -104,7 +105,7 @@ def test_settling_after_an_explorer_edit_overrides_the_current_answer(world, cur
         trace_id=items[0].trace.trace_id,
         assessment_id=first.assessment.assessment_id,
         value=False,
-        source=services.Source("HUMAN", "someone"),
+        source=Source("HUMAN", "someone"),
     )
     again = adjudication.settle_cell(item=items[0], schema=correct, value=True, adjudicator=curator)
     assert again.assessment.overrides_id == edited.pk
@@ -160,12 +161,14 @@ def test_span_questions_settle_on_their_span(labeler, other_labeler, curator):
 
     for user, value in ((labeler, True), (other_labeler, False)):
         assignment = make_assignment(item, user)
-        assessment = services.log_feedback(
+        assessment = services.log_assessment(
             trace_id=item.trace.trace_id,
-            name="relevant",
-            value=value,
-            span_id=span.span_id,
-            source=services.Source("HUMAN", user.username),
+            assessment=services.Feedback(
+                name="relevant",
+                value=value,
+                span_id=span.span_id,
+                source=services.Source("HUMAN", user.username),
+            ),
         )
         Answer.objects.create(
             assignment=assignment,

@@ -301,11 +301,11 @@ def test_adjudicated_answer_is_the_consensus(campaign, curator):
     session, items, _ = campaign
     question = next(q for q in session_agreement(session) if q.question.name == "correct")
     schema = question.question.schema
-    final = services.log_feedback(
+    final = services.log_assessment(
         trace_id=items[3].trace.trace_id,
-        name="correct",
-        value=True,
-        source=services.Source("HUMAN", curator.username),
+        assessment=services.Feedback(
+            name="correct", value=True, source=services.Source("HUMAN", curator.username)
+        ),
     )
     Adjudication.objects.create(item=items[3], schema=schema, assessment=final)
     cell = next(
@@ -354,11 +354,11 @@ def test_figures_are_cached_until_the_data_changes(campaign, curator, django_ass
     # A changed answer (a new assessment) is seen at once.
     schema = first["correct"].question.schema
     answer = items[3].assignments.get(labeler=labeler).answers.get(schema=schema)
-    changed = services.log_feedback(
+    changed = services.log_assessment(
         trace_id=items[3].trace.trace_id,
-        name="correct",
-        value=False,
-        source=services.Source("HUMAN", labeler.username),
+        assessment=services.Feedback(
+            name="correct", value=False, source=services.Source("HUMAN", labeler.username)
+        ),
     )
     answer.assessment = changed
     answer.save()
@@ -369,11 +369,11 @@ def test_figures_are_cached_until_the_data_changes(campaign, curator, django_ass
     Adjudication.objects.create(
         item=items[0],
         schema=schema,
-        assessment=services.log_feedback(
+        assessment=services.log_assessment(
             trace_id=items[0].trace.trace_id,
-            name="correct",
-            value=False,
-            source=services.Source("HUMAN", curator.username),
+            assessment=services.Feedback(
+                name="correct", value=False, source=services.Source("HUMAN", curator.username)
+            ),
         ),
     )
     (judge,) = by_name(session_agreement(session))["correct"].judges

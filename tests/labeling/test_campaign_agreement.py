@@ -67,11 +67,11 @@ def campaign(labeler, other_labeler, reviewer):
             )
             make_answer(assignment, correct, value)
             make_answer(assignment, score, 4 if value else 2)
-    final = services.log_feedback(
+    final = services.log_assessment(
         trace_id=items[2].trace.trace_id,
-        name="correct",
-        value=False,
-        source=services.Source("HUMAN", "curator"),
+        assessment=services.Feedback(
+            name="correct", value=False, source=services.Source("HUMAN", "curator")
+        ),
     )
     Adjudication.objects.create(item=items[2], schema=correct, assessment=final)
     for item, value in zip(items, [True, True, False], strict=True):

@@ -200,10 +200,15 @@ def test_row_count_matches_the_file_with_span_questions(labeler, other_labeler, 
             span_id = f"{span_number + 1:016x}"
             if number == 0:
                 make_span(item.trace, span_id=span_id, span_type="RETRIEVER")
-            assessment = services.log_feedback(
-                trace_id=item.trace.trace_id, name="relevant", value=True, span_id=span_id,
-                source=services.Source("HUMAN", user.username),
-            )  # fmt: skip
+            assessment = services.log_assessment(
+                trace_id=item.trace.trace_id,
+                assessment=services.Feedback(
+                    name="relevant",
+                    value=True,
+                    span_id=span_id,
+                    source=services.Source("HUMAN", user.username),
+                ),
+            )
             Answer.objects.create(
                 assignment=assignment, schema=relevant, schema_version=1, span_id=span_id,
                 assessment=assessment,

@@ -62,12 +62,14 @@ def test_adjudication_is_the_final_answer(world, labeler, other_labeler, curator
     session, (correct, *_), items = world
     make_answer(make_assignment(items[0], labeler), correct, True)
     make_answer(make_assignment(items[0], other_labeler), correct, False)
-    final = services.log_feedback(
+    final = services.log_assessment(
         trace_id=items[0].trace.trace_id,
-        name="correct",
-        value=False,
-        source=services.Source("HUMAN", curator.username),
-        metadata={"adjudicated": True},
+        assessment=services.Feedback(
+            name="correct",
+            value=False,
+            source=services.Source("HUMAN", curator.username),
+            metadata={"adjudicated": True},
+        ),
     )
     Adjudication.objects.create(
         item=items[0], schema=correct, assessment=final, adjudicator=curator

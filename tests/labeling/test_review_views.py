@@ -522,7 +522,7 @@ def test_explorer_link_only_when_not_blind(labeler_client, session, labeler):
 def test_a_label_changed_in_the_explorer_is_the_answer_when_going_back(
     labeler_client, session, labeler
 ):
-    from traces.services import override_assessment
+    from labeling.services import override_assessment
 
     mine = claim(session, labeler)
     labeler_client.post(url("submit", session, mine.item), answers(session, correct="true"))

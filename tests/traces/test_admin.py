@@ -49,7 +49,7 @@ def populate(traces: int) -> list[Trace]:
     for _ in range(traces):
         trace = make_trace(spans=4)
         first = make_feedback(trace, name="relevance", value=2, span_id="0000000000000002")
-        services.override_feedback(
+        services.override_assessment(
             trace_id=trace.trace_id, assessment_id=first.assessment_id, value=4
         )
         make_expectation(trace)
@@ -227,7 +227,7 @@ def assessment_form(row: Assessment, **changes) -> dict[str, str]:
 def test_assessment_page_shows_its_history(admin_client):
     trace = make_trace(spans=2)
     first = make_feedback(trace, value=1)
-    second = services.override_feedback(
+    second = services.override_assessment(
         trace_id=trace.trace_id, assessment_id=first.assessment_id, value=2
     )
 
@@ -278,7 +278,7 @@ def test_an_expectation_needs_a_value_in_the_admin_too(admin_client):
 def test_deleting_an_override_in_the_admin_restores_the_one_it_replaced(admin_client):
     trace = make_trace()
     first = make_feedback(trace, value=1)
-    second = services.override_feedback(
+    second = services.override_assessment(
         trace_id=trace.trace_id, assessment_id=first.assessment_id, value=2
     )
     url = reverse("admin:traces_assessment_delete", args=[second.pk])
@@ -296,7 +296,7 @@ def test_bulk_delete_of_a_chain_keeps_the_rest_whole(admin_client):
     chain = [make_feedback(trace, value=1)]
     for value in (2, 3):
         chain.append(
-            services.override_feedback(
+            services.override_assessment(
                 trace_id=trace.trace_id, assessment_id=chain[-1].assessment_id, value=value
             )
         )

@@ -11,6 +11,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from accounts.services import revoke_api_token
 from tests.factories import (
+    PROTOBUF,
+    Api,
     make_api_token,
     make_experiment,
     make_feedback,
@@ -23,47 +25,6 @@ from traces.models import Assessment, Experiment, Span, Trace
 
 TRACE = bytes.fromhex("0123456789abcdef0123456789abcdef")
 TRACE_ID = "tr-0123456789abcdef0123456789abcdef"
-PROTOBUF = "application/x-protobuf"
-
-
-class Api:
-    """A test client that sends an API token."""
-
-    def __init__(self, client, token):
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def get(self, path, params=None, **headers):
-        return self.client.get(path, params or {}, headers={**self.headers, **headers})
-
-    def send(self, method, path, body=None, **headers):
-        data = json.dumps(body) if isinstance(body, dict | list) else (body or "")
-        return getattr(self.client, method)(
-            path, data, content_type="application/json", headers={**self.headers, **headers}
-        )
-
-    def post(self, path, body=None, **headers):
-        return self.send("post", path, body, **headers)
-
-    def patch(self, path, body=None, **headers):
-        return self.send("patch", path, body, **headers)
-
-    def delete(self, path, body=None, **headers):
-        return self.send("delete", path, body, **headers)
-
-    def otlp(self, body, *, experiment=None, content_type=PROTOBUF, **headers):
-        if experiment is not None:
-            headers["x-mlflow-experiment-id"] = str(experiment.pk)
-        if not isinstance(body, bytes):
-            body = body.SerializeToString()
-        return self.client.post(
-            "/v1/traces", body, content_type=content_type, headers={**self.headers, **headers}
-        )
-
-
-@pytest.fixture
-def api(client, curator):
-    return Api(client, make_api_token(curator))
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def messages(excinfo: pytest.ExceptionInfo[ValidationError]) -> str:
 
 
 def test_feedback_defaults_name_feedback_source_code_and_source_id_default(trace):
-    row = services.log_feedback(trace_id=trace.trace_id, value=True)
+    row = services.log_assessment(trace_id=trace.trace_id, assessment=services.Feedback(value=True))
 
     row.refresh_from_db()
     assert row.name == "feedback"
@@ -62,7 +62,10 @@ def test_feedback_defaults_name_feedback_source_code_and_source_id_default(trace
 
 
 def test_expectation_defaults_source_human_and_source_id_default(trace):
-    row = services.log_expectation(trace_id=trace.trace_id, name="expected_answer", value="Paris")
+    row = services.log_assessment(
+        trace_id=trace.trace_id,
+        assessment=services.Expectation(name="expected_answer", value="Paris"),
+    )
 
     row.refresh_from_db()
     assert row.kind == AssessmentKind.EXPECTATION
@@ -85,14 +88,17 @@ def test_log_assessment_applies_the_same_defaults(trace):
 
 
 def test_given_source_is_kept_and_empty_source_id_becomes_default(trace):
-    judged = services.log_feedback(
+    judged = services.log_assessment(
         trace_id=trace.trace_id,
-        name="relevance",
-        value=4,
-        source=Source(source_type="LLM_JUDGE", source_id="gpt-4o-judge"),
+        assessment=services.Feedback(
+            name="relevance",
+            value=4,
+            source=Source(source_type="LLM_JUDGE", source_id="gpt-4o-judge"),
+        ),
     )
-    anonymous = services.log_feedback(
-        trace_id=trace.trace_id, value=1, source=Source(source_type="human", source_id="")
+    anonymous = services.log_assessment(
+        trace_id=trace.trace_id,
+        assessment=services.Feedback(value=1, source=Source(source_type="human", source_id="")),
     )
 
     assert (judged.source_type, judged.source_id) == ("LLM_JUDGE", "gpt-4o-judge")
@@ -138,7 +144,9 @@ def test_source_id_longer_than_250_characters_is_refused():
     ids=repr,
 )
 def test_feedback_accepts_numbers_booleans_text_and_flat_lists_and_dicts(trace, value):
-    row = services.log_feedback(trace_id=trace.trace_id, name="quality", value=value)
+    row = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(name="quality", value=value)
+    )
 
     row.refresh_from_db()
     assert row.value == value
@@ -147,7 +155,9 @@ def test_feedback_accepts_numbers_booleans_text_and_flat_lists_and_dicts(trace, 
 
 
 def test_feedback_tuple_is_stored_as_a_list(trace):
-    row = services.log_feedback(trace_id=trace.trace_id, value=("a", "b"))
+    row = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(value=("a", "b"))
+    )
 
     row.refresh_from_db()
     assert row.value == ["a", "b"]
@@ -155,8 +165,10 @@ def test_feedback_tuple_is_stored_as_a_list(trace):
 
 def test_feedback_zero_and_false_are_values_not_missing(trace):
     """0 and False are falsy, but they are values: no error is asked for."""
-    zero = services.log_feedback(trace_id=trace.trace_id, value=0)
-    false = services.log_feedback(trace_id=trace.trace_id, value=False)
+    zero = services.log_assessment(trace_id=trace.trace_id, assessment=services.Feedback(value=0))
+    false = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(value=False)
+    )
 
     zero.refresh_from_db()
     false.refresh_from_db()
@@ -199,7 +211,9 @@ def test_feedback_zero_and_false_are_values_not_missing(trace):
 )
 def test_feedback_refuses_other_values_with_a_clear_message(trace, value, message):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id=trace.trace_id, name="quality", value=value)
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(name="quality", value=value)
+        )
 
     assert message in messages(excinfo)
     assert excinfo.value.code == "value_type"
@@ -208,15 +222,18 @@ def test_feedback_refuses_other_values_with_a_clear_message(trace, value, messag
 
 def test_feedback_needs_a_value_or_an_error(trace):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id=trace.trace_id, name="quality")
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(name="quality")
+        )
 
     assert messages(excinfo) == "A feedback needs a value or an error."
     assert not Assessment.objects.exists()
 
 
 def test_feedback_may_carry_a_value_and_an_error(trace):
-    row = services.log_feedback(
-        trace_id=trace.trace_id, value=2, error=AssessmentError(error_code="PARTIAL")
+    row = services.log_assessment(
+        trace_id=trace.trace_id,
+        assessment=services.Feedback(value=2, error=AssessmentError(error_code="PARTIAL")),
     )
 
     row.refresh_from_db()
@@ -230,7 +247,9 @@ def test_feedback_error_from_an_exception(trace):
     try:
         raise TimeoutError("The judge did not answer within 30 s.")
     except TimeoutError as exc:
-        row = services.log_feedback(trace_id=trace.trace_id, name="groundedness", error=exc)
+        row = services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(name="groundedness", error=exc)
+        )
 
     row.refresh_from_db()
     assert row.value is None
@@ -242,14 +261,16 @@ def test_feedback_error_from_an_exception(trace):
 
 
 def test_feedback_error_from_an_assessment_error(trace):
-    row = services.log_feedback(
+    row = services.log_assessment(
         trace_id=trace.trace_id,
-        name="faithfulness",
-        source=Source(source_type=SourceType.LLM_JUDGE),
-        error=AssessmentError(
-            error_code="RATE_LIMIT_EXCEEDED",
-            error_message="Rate limit for the judge exceeded.",
-            stack_trace="...",
+        assessment=services.Feedback(
+            name="faithfulness",
+            source=Source(source_type=SourceType.LLM_JUDGE),
+            error=AssessmentError(
+                error_code="RATE_LIMIT_EXCEEDED",
+                error_message="Rate limit for the judge exceeded.",
+                stack_trace="...",
+            ),
         ),
     )
 
@@ -265,7 +286,10 @@ def test_feedback_error_from_an_assessment_error(trace):
 @pytest.mark.parametrize("code", ["", "   "])
 def test_an_error_needs_an_error_code(trace, code):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id=trace.trace_id, error=AssessmentError(error_code=code))
+        services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=services.Feedback(error=AssessmentError(error_code=code)),
+        )
 
     assert messages(excinfo) == "An error needs an error code."
     assert not Assessment.objects.exists()
@@ -273,14 +297,19 @@ def test_an_error_needs_an_error_code(trace, code):
 
 def test_error_code_longer_than_250_characters_is_refused(trace):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id=trace.trace_id, error=AssessmentError(error_code="E" * 251))
+        services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=services.Feedback(error=AssessmentError(error_code="E" * 251)),
+        )
 
     assert "251 characters" in messages(excinfo)
 
 
 def test_error_of_another_type_is_refused(trace):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id=trace.trace_id, error="it broke")  # type: ignore[arg-type]
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(error="it broke")
+        )  # type: ignore[arg-type]
 
     assert "The error must be an exception or an AssessmentError." in messages(excinfo)
 
@@ -290,9 +319,11 @@ def test_long_stack_trace_is_truncated_to_1000_characters_keeping_the_tail(trace
     stack = "Traceback (most recent call last):\n" + frames + "ValueError: innermost problem"
     assert len(stack) > STACK_TRACE_MAX_LENGTH
 
-    row = services.log_feedback(
+    row = services.log_assessment(
         trace_id=trace.trace_id,
-        error=AssessmentError(error_code="ValueError", stack_trace=stack),
+        assessment=services.Feedback(
+            error=AssessmentError(error_code="ValueError", stack_trace=stack)
+        ),
     )
 
     row.refresh_from_db()
@@ -308,8 +339,9 @@ def test_long_stack_trace_is_truncated_to_1000_characters_keeping_the_tail(trace
 def test_stack_trace_of_exactly_1000_characters_is_kept_whole(trace):
     stack = "x" * (STACK_TRACE_MAX_LENGTH - 1) + "!"
 
-    row = services.log_feedback(
-        trace_id=trace.trace_id, error=AssessmentError(error_code="E", stack_trace=stack)
+    row = services.log_assessment(
+        trace_id=trace.trace_id,
+        assessment=services.Feedback(error=AssessmentError(error_code="E", stack_trace=stack)),
     )
 
     row.refresh_from_db()
@@ -326,7 +358,9 @@ def test_deep_exception_keeps_its_innermost_frames(trace):
     try:
         namespace["step_0"]()
     except RecursionError as exc:
-        row = services.log_feedback(trace_id=trace.trace_id, error=exc)
+        row = services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(error=exc)
+        )
 
     assert len(row.stack_trace) == STACK_TRACE_MAX_LENGTH
     assert row.stack_trace.rstrip().endswith("RecursionError: bottom of the dive")
@@ -355,7 +389,9 @@ def test_deep_exception_keeps_its_innermost_frames(trace):
     ids=repr,
 )
 def test_expectation_accepts_any_json_value(trace, value):
-    row = services.log_expectation(trace_id=trace.trace_id, name="expected", value=value)
+    row = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Expectation(name="expected", value=value)
+    )
 
     row.refresh_from_db()
     assert row.value == value
@@ -364,7 +400,10 @@ def test_expectation_accepts_any_json_value(trace, value):
 
 def test_expectation_needs_a_value(trace):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_expectation(trace_id=trace.trace_id, name="expected_answer", value=None)
+        services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=services.Expectation(name="expected_answer", value=None),
+        )
 
     assert messages(excinfo) == "An expectation needs a value."
     assert not Assessment.objects.exists()
@@ -382,7 +421,9 @@ def test_expectation_needs_a_value(trace):
 )
 def test_expectation_refuses_values_that_are_not_json(trace, value, message):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_expectation(trace_id=trace.trace_id, name="expected", value=value)
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Expectation(name="expected", value=value)
+        )
 
     assert message in messages(excinfo)
     assert not Assessment.objects.exists()
@@ -392,7 +433,9 @@ def test_value_larger_than_the_limit_is_refused(trace, settings):
     huge = "x" * (services.VALUE_MAX_BYTES + 10)
 
     with pytest.raises(ValidationError) as excinfo:
-        services.log_expectation(trace_id=trace.trace_id, name="expected", value=huge)
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Expectation(name="expected", value=huge)
+        )
 
     assert excinfo.value.code == "value_size"
     assert "the limit is 1,048,576" in messages(excinfo)
@@ -404,22 +447,34 @@ def test_value_larger_than_the_limit_is_refused(trace, settings):
 @pytest.mark.parametrize("name", ["", "   ", "\n\t"], ids=repr)
 def test_empty_or_blank_names_are_refused(trace, name):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id=trace.trace_id, name=name, value=1)
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(name=name, value=1)
+        )
     assert messages(excinfo) == "A name is required."
 
     with pytest.raises(ValidationError):
-        services.log_expectation(trace_id=trace.trace_id, name=name, value=1)
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Expectation(name=name, value=1)
+        )
     assert not Assessment.objects.exists()
 
 
 def test_names_of_1_and_250_characters_are_accepted_and_251_refused(trace):
-    short = services.log_feedback(trace_id=trace.trace_id, name="a", value=1)
-    longest = services.log_feedback(trace_id=trace.trace_id, name="n" * 250, value=1)
+    short = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(name="a", value=1)
+    )
+    longest = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(name="n" * 250, value=1)
+    )
 
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id=trace.trace_id, name="n" * 251, value=1)
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(name="n" * 251, value=1)
+        )
     with pytest.raises(ValidationError):
-        services.log_expectation(trace_id=trace.trace_id, name="n" * 251, value=1)
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Expectation(name="n" * 251, value=1)
+        )
 
     assert (short.name, len(longest.name)) == ("a", 250)
     assert messages(excinfo) == "The name is 251 characters long; the limit is 250."
@@ -427,14 +482,18 @@ def test_names_of_1_and_250_characters_are_accepted_and_251_refused(trace):
 
 
 def test_names_are_trimmed(trace):
-    row = services.log_feedback(trace_id=trace.trace_id, name="  relevance \n", value=1)
+    row = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(name="  relevance \n", value=1)
+    )
 
     assert row.name == "relevance"
 
 
 def test_name_must_be_text(trace):
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id=trace.trace_id, name=5, value=1)  # type: ignore[arg-type]
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(name=5, value=1)
+        )  # type: ignore[arg-type]
 
     assert messages(excinfo) == "The name must be text."
 
@@ -443,11 +502,13 @@ def test_name_must_be_text(trace):
 
 
 def test_assessment_on_a_span_of_the_trace(trace):
-    feedback = services.log_feedback(
-        trace_id=trace.trace_id, name="retrieval_relevance", value=True, span_id=CHILD_SPAN
+    feedback = services.log_assessment(
+        trace_id=trace.trace_id,
+        assessment=services.Feedback(name="retrieval_relevance", value=True, span_id=CHILD_SPAN),
     )
-    expectation = services.log_expectation(
-        trace_id=trace.trace_id, name="expected_docs", value=["a"], span_id=ROOT_SPAN
+    expectation = services.log_assessment(
+        trace_id=trace.trace_id,
+        assessment=services.Expectation(name="expected_docs", value=["a"], span_id=ROOT_SPAN),
     )
 
     assert feedback.span_id == CHILD_SPAN
@@ -461,8 +522,9 @@ def test_span_of_another_trace_is_refused(trace):
     make_span(other, span_id="00000000000000ff", name="elsewhere")
 
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(
-            trace_id=trace.trace_id, name="relevance", value=1, span_id="00000000000000ff"
+        services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=services.Feedback(name="relevance", value=1, span_id="00000000000000ff"),
         )
 
     assert messages(excinfo) == f"Trace {trace.trace_id} has no span '00000000000000ff'."
@@ -473,22 +535,25 @@ def test_span_of_another_trace_is_refused(trace):
 @pytest.mark.parametrize("span_id", ["0000000000000009", "not-a-span", 2])
 def test_unknown_span_is_refused(trace, span_id):
     with pytest.raises(ValidationError):
-        services.log_expectation(
-            trace_id=trace.trace_id, name="expected", value="x", span_id=span_id
+        services.log_assessment(
+            trace_id=trace.trace_id,
+            assessment=services.Expectation(name="expected", value="x", span_id=span_id),
         )
 
     assert not Assessment.objects.exists()
 
 
 def test_empty_span_id_means_the_trace(trace):
-    row = services.log_feedback(trace_id=trace.trace_id, value=1, span_id="")
+    row = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(value=1, span_id="")
+    )
 
     assert row.span_id is None
 
 
 def test_unknown_trace_is_refused():
     with pytest.raises(ValidationError) as excinfo:
-        services.log_feedback(trace_id="tr-does-not-exist", value=1)
+        services.log_assessment(trace_id="tr-does-not-exist", assessment=services.Feedback(value=1))
 
     assert messages(excinfo) == "No trace has the id 'tr-does-not-exist'."
     assert excinfo.value.code == "trace_not_found"
@@ -497,12 +562,18 @@ def test_unknown_trace_is_refused():
 def test_metadata_must_be_a_dictionary_with_text_keys(trace):
     for metadata in (["a"], {1: "a"}, "text"):
         with pytest.raises(ValidationError) as excinfo:
-            services.log_feedback(trace_id=trace.trace_id, value=1, metadata=metadata)
+            services.log_assessment(
+                trace_id=trace.trace_id, assessment=services.Feedback(value=1, metadata=metadata)
+            )
         assert messages(excinfo) == "Metadata must be a dictionary with text keys."
     with pytest.raises(ValidationError):
-        services.log_feedback(trace_id=trace.trace_id, value=1, metadata={"x": math.nan})
+        services.log_assessment(
+            trace_id=trace.trace_id, assessment=services.Feedback(value=1, metadata={"x": math.nan})
+        )
 
-    row = services.log_feedback(trace_id=trace.trace_id, value=1, metadata={"run": {"id": 7}})
+    row = services.log_assessment(
+        trace_id=trace.trace_id, assessment=services.Feedback(value=1, metadata={"run": {"id": 7}})
+    )
     row.refresh_from_db()
     assert row.metadata == {"run": {"id": 7}}
     assert Assessment.objects.count() == 1
@@ -724,7 +795,7 @@ def test_override_creates_a_new_assessment_and_invalidates_the_old(trace):
         source=Source(source_type="LLM_JUDGE", source_id="judge"),
     )
 
-    new = services.override_feedback(
+    new = services.override_assessment(
         trace_id=trace.trace_id,
         assessment_id=old.assessment_id,
         value=5,
@@ -749,29 +820,12 @@ def test_override_value_is_validated_and_nothing_changes_on_error(trace):
     old = make_feedback(trace, value=1)
 
     with pytest.raises(ValidationError, match="it holds a list"):
-        services.override_feedback(
+        services.override_assessment(
             trace_id=trace.trace_id, assessment_id=old.assessment_id, value=[[1]]
         )
 
     old.refresh_from_db()
     assert old.valid
-    assert Assessment.objects.count() == 1
-
-
-def test_override_feedback_refuses_an_expectation(trace):
-    expectation = make_expectation(trace)
-
-    with pytest.raises(ValidationError) as excinfo:
-        services.override_feedback(
-            trace_id=trace.trace_id, assessment_id=expectation.assessment_id, value="Lyon"
-        )
-
-    assert messages(excinfo) == (
-        "Only a feedback can be overridden with override_feedback; "
-        f"{expectation.assessment_id} is an expectation."
-    )
-    expectation.refresh_from_db()
-    assert expectation.valid
     assert Assessment.objects.count() == 1
 
 
@@ -825,7 +879,7 @@ def test_override_of_an_unknown_or_foreign_assessment_is_refused(trace):
     foreign = make_feedback(other)
 
     with pytest.raises(AssessmentNotFound):
-        services.override_feedback(trace_id=trace.trace_id, assessment_id="a-missing", value=1)
+        services.override_assessment(trace_id=trace.trace_id, assessment_id="a-missing", value=1)
     with pytest.raises(ValidationError) as excinfo:
         services.log_assessment(
             trace_id=trace.trace_id,
@@ -842,7 +896,7 @@ def override_chain(trace, length: int = 3) -> list[Assessment]:
     chain = [make_feedback(trace, name="relevance", value=1)]
     for value in range(2, length + 1):
         chain.append(
-            services.override_feedback(
+            services.override_assessment(
                 trace_id=trace.trace_id, assessment_id=chain[-1].assessment_id, value=value
             )
         )
@@ -866,7 +920,7 @@ def test_overriding_a_replaced_assessment_is_refused(trace):
     first, _second, third = override_chain(trace)
 
     with pytest.raises(ValidationError) as info:
-        services.override_feedback(
+        services.override_assessment(
             trace_id=trace.trace_id, assessment_id=first.assessment_id, value=9
         )
 
@@ -888,7 +942,7 @@ def test_delete_removes_the_assessment(trace):
 
 def test_deleting_an_override_restores_the_one_it_replaced(trace):
     old = make_feedback(trace, value=0.5)
-    new = services.override_feedback(
+    new = services.override_assessment(
         trace_id=trace.trace_id, assessment_id=old.assessment_id, value=0.9
     )
 

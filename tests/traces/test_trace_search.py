@@ -124,7 +124,7 @@ def traces(db):
     make_feedback(a, "tone", "friendly")
     make_expectation(b, "expected", "Paris")
     old = make_feedback(c, "tone", "rude")
-    services.override_feedback(trace_id="tr-c", assessment_id=old.assessment_id, value="polite")
+    services.override_assessment(trace_id="tr-c", assessment_id=old.assessment_id, value="polite")
     return a, b, c
 
 

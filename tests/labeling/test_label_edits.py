@@ -1,7 +1,9 @@
-"""Answers follow their label when it is edited or deleted outside the review app."""
+"""Answers follow their label when it is edited or deleted outside the review app: in the trace
+explorer, through the MLflow API or in the admin (`labeling.services`)."""
 
 import pytest
 
+from labeling import services as labeling_services
 from labeling.campaign.agreement import session_agreement
 from labeling.campaign.results import load_cells
 from labeling.models import Adjudication, Answer
@@ -63,14 +65,14 @@ def test_deleting_the_override_moves_the_answer_back(world, labeler):
     session, _, items, answers = world
     mine = answers[items[0].pk][0]
     trace_id = items[0].trace.trace_id
-    override = services.override_assessment(
+    override = labeling_services.override_assessment(
         trace_id=trace_id,
         assessment_id=mine.assessment.assessment_id,
         value=False,
         source=services.Source("HUMAN", labeler.username),
     )
     assert Answer.objects.get(pk=mine.pk).assessment_id == override.pk
-    services.delete_assessment(trace_id=trace_id, assessment_id=override.assessment_id)
+    labeling_services.delete_assessment(trace_id=trace_id, assessment_id=override.assessment_id)
     assert Answer.objects.get(pk=mine.pk).assessment_id == mine.assessment_id
     assert values(session)[0] == [True, False]
 
@@ -78,7 +80,7 @@ def test_deleting_the_override_moves_the_answer_back(world, labeler):
 def test_deleting_a_label_that_replaced_nothing_removes_the_answer(world):
     session, _, items, answers = world
     theirs = answers[items[1].pk][1]
-    services.delete_assessment(
+    labeling_services.delete_assessment(
         trace_id=items[1].trace.trace_id, assessment_id=theirs.assessment.assessment_id
     )
     assert not Answer.objects.filter(pk=theirs.pk).exists()
@@ -87,16 +89,16 @@ def test_deleting_a_label_that_replaced_nothing_removes_the_answer(world):
 
 def test_a_final_answer_follows_its_override(world, curator):
     session, correct, items, _ = world
-    final = services.log_feedback(
+    final = services.log_assessment(
         trace_id=items[0].trace.trace_id,
-        name="correct",
-        value=True,
-        source=services.Source("HUMAN", curator.username),
+        assessment=services.Feedback(
+            name="correct", value=True, source=services.Source("HUMAN", curator.username)
+        ),
     )
     row = Adjudication.objects.create(
         item=items[0], schema=correct, assessment=final, adjudicator=curator
     )
-    changed = services.override_assessment(
+    changed = labeling_services.override_assessment(
         trace_id=items[0].trace.trace_id,
         assessment_id=final.assessment_id,
         value=False,
@@ -106,3 +108,53 @@ def test_a_final_answer_follows_its_override(world, curator):
     assert row.assessment_id == changed.pk
     assert load_cells(session)[0].final_value is False
     assert Assessment.objects.get(pk=final.pk).valid is False
+
+
+MLFLOW = "/api/3.0/mlflow"
+
+
+def test_an_override_through_the_mlflow_api_moves_the_answer(world, api, labeler):
+    session, _, items, answers = world
+    mine = answers[items[0].pk][0]
+    trace_id = items[0].trace.trace_id
+    response = api.post(
+        f"{MLFLOW}/traces/{trace_id}/assessments",
+        {
+            "assessment": {
+                "assessment_name": "correct",
+                "trace_id": trace_id,
+                "source": {"source_type": "HUMAN", "source_id": labeler.username},
+                "feedback": {"value": False},
+                "overrides": mine.assessment.assessment_id,
+            }
+        },
+    )
+    assert response.status_code == 200, response.content
+    override_id = response.json()["assessment"]["assessment_id"]
+    assert Answer.objects.get(pk=mine.pk).assessment.assessment_id == override_id
+    assert values(session)[0] == [False, False]
+    # Deleting the override through the API brings the answer back to the first label.
+    assert api.delete(f"{MLFLOW}/traces/{trace_id}/assessments/{override_id}").status_code == 200
+    assert Answer.objects.get(pk=mine.pk).assessment_id == mine.assessment_id
+    assert values(session)[0] == [True, False]
+
+
+def test_deleting_an_override_in_the_admin_moves_the_answer_back(world, client, labeler):
+    from django.contrib.auth.models import User
+
+    session, _, items, answers = world
+    mine = answers[items[0].pk][0]
+    override = labeling_services.override_assessment(
+        trace_id=items[0].trace.trace_id,
+        assessment_id=mine.assessment.assessment_id,
+        value=False,
+        source=services.Source("HUMAN", labeler.username),
+    )
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    response = client.post(
+        f"/admin/traces/assessment/{override.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    assert response.status_code == 200
+    assert not Assessment.objects.filter(pk=override.pk).exists()
+    assert Answer.objects.get(pk=mine.pk).assessment_id == mine.assessment_id
+    assert values(session)[0] == [True, False]
