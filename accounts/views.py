@@ -15,8 +15,6 @@ from accounts.models import ApiToken
 from accounts.services import create_api_token, revoke_api_token
 from accounts.types import HtmxHttpRequest
 
-NEW_TOKEN_SESSION_KEY = "accounts.new_api_token"
-
 
 def get_token_for_user(request: HtmxHttpRequest, pk: int) -> ApiToken:
     """One of the signed-in user's tokens; 404 for anyone else's."""
@@ -42,8 +40,8 @@ def _profile(
 @never_cache
 @require_GET
 def profile(request: HtmxHttpRequest) -> HttpResponse:
-    """Who you are, and your API tokens (a token just created is shown here once)."""
-    return _profile(request, new_token=request.session.pop(NEW_TOKEN_SESSION_KEY, None))
+    """Who you are, and your API tokens."""
+    return _profile(request)
 
 
 @never_cache
@@ -55,11 +53,9 @@ def token_create(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _profile(request, form=form)
     token, raw = create_api_token(user=request.user, name=form.cleaned_data["name"])
-    new_token = {"id": token.pk, "name": token.name, "token": raw}
-    if request.htmx:
-        return _profile(request, new_token=new_token)
-    request.session[NEW_TOKEN_SESSION_KEY] = new_token
-    return redirect("profile")
+    # The token is shown in this response only: not kept for a redirect, since sessions live
+    # in the browser's cookie (settings.SESSION_ENGINE) and a secret does not belong there.
+    return _profile(request, new_token={"id": token.pk, "name": token.name, "token": raw})
 
 
 @require_POST

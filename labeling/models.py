@@ -25,7 +25,9 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
+    Window,
 )
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from labeling.inputs import InputSpec, InputType, parse_input
@@ -387,13 +389,25 @@ class ItemQuerySet(models.QuerySet["Item"]):
 
 
 class Item(models.Model):
-    """One trace in one session. `state` is kept in step with the item's assignments by
-    `labeling.services`, in the same transaction as the assignment change."""
+    """One trace in one session.
+
+    `state` and the slot counters are kept in step with the item's assignments by
+    `labeling.queue` (and `labeling.services.refresh_item_states`), under the item's row lock
+    and in the same transaction as the assignment change. A claim decides on them alone, so a
+    claimer that locks an item a moment after another changed it sees the change (see
+    docs/architecture.md, "Claiming").
+    """
 
     session = models.ForeignKey(LabelingSession, on_delete=models.CASCADE, related_name="items")
     trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="labeling_items")
     position = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=12, choices=ItemState.choices, default=ItemState.PENDING)
+    # Reservations that were not released (live or lapsed) plus submissions: the slots taken.
+    slots_held = models.PositiveSmallIntegerField(default=0, db_default=0)
+    submissions = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # No later than the earliest lease end of the item's reservations (renewals leave it
+    # behind): once it has passed, a reservation may have lapsed, and a claim looks closer.
+    lease_floor = models.DateTimeField(null=True, blank=True)
     adjudicated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -417,6 +431,9 @@ class Item(models.Model):
             models.UniqueConstraint(fields=["session", "trace"], name="item_unique_trace"),
             models.CheckConstraint(
                 condition=Q(state__in=ItemState.values), name="item_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(submissions__lte=F("slots_held")), name="item_submissions_held"
             ),
         ]
 
@@ -489,22 +506,22 @@ class AssignmentQuerySet(models.QuerySet["Assignment"]):
             (julian_day("submitted_at") - julian_day("claimed_at")) * 86400.0,
             output_field=FloatField(),
         )
-        inner_sql, params = (
-            rows.annotate(m_labeler=F("labeler_id"), m_seconds=seconds)
-            .values("m_labeler", "m_seconds")
-            .query.sql_with_params()
+        # Each labeler's middle duration (or the two middle ones), by window functions; the
+        # mean of those is the median.
+        by_labeler = [F("labeler_id")]
+        middle = (
+            rows.annotate(
+                seconds=seconds,
+                row=Window(RowNumber(), partition_by=by_labeler, order_by=seconds.asc()),
+                count=Window(Count("pk"), partition_by=by_labeler),
+            )
+            .filter(row__gte=(F("count") + 1) / 2, row__lte=(F("count") + 2) / 2)
+            .values_list("labeler_id", "seconds")
         )
-        sql = (
-            "SELECT m_labeler, AVG(m_seconds) FROM ("
-            " SELECT m_labeler, m_seconds,"
-            "  ROW_NUMBER() OVER (PARTITION BY m_labeler ORDER BY m_seconds) AS m_row,"
-            "  COUNT(*) OVER (PARTITION BY m_labeler) AS m_count"
-            f" FROM ({inner_sql}) AS m_durations"
-            ") AS m_ranked WHERE m_row IN ((m_count + 1) / 2, (m_count + 2) / 2) GROUP BY m_labeler"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return {labeler_id: float(median) for labeler_id, median in cursor.fetchall()}
+        values: dict[int, list[float]] = defaultdict(list)
+        for labeler_id, duration in middle:
+            values[labeler_id].append(duration)
+        return {labeler_id: sum(found) / len(found) for labeler_id, found in values.items()}
 
 
 class _MedianSeconds(models.Aggregate):

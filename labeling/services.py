@@ -16,9 +16,20 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from labeling.inputs import InputSpec
@@ -318,47 +329,52 @@ def create_draft_session(
     )
 
 
+def _per_item(aggregate: Any, **filters: Any) -> Subquery:
+    return Subquery(
+        Assignment.objects.filter(item=OuterRef("pk"), **filters)
+        .order_by()
+        .values("item")
+        .annotate(n=aggregate)
+        .values("n")[:1]
+    )
+
+
+def recount_item_slots(*, items: QuerySet[Item]) -> int:
+    """Count `items`' slots again from their assignments (`Item.slots_held`, `submissions`,
+    `lease_floor`; the queue keeps them as it goes), in one UPDATE; returns rows touched."""
+    return items.update(
+        slots_held=Coalesce(
+            _per_item(Count("pk"), state__in=[AssignmentState.CLAIMED, AssignmentState.SUBMITTED]),
+            Value(0),
+        ),
+        submissions=Coalesce(_per_item(Count("pk"), state=AssignmentState.SUBMITTED), Value(0)),
+        lease_floor=_per_item(Min("lease_expires_at"), state=AssignmentState.CLAIMED),
+    )
+
+
 def refresh_item_states(*, session: LabelingSession, item_ids: Iterable[int] | None = None) -> int:
-    """Re-derive items' states from their assignments in one UPDATE; returns rows touched.
+    """Re-derive items' slot counts and states from their assignments; returns rows touched.
 
     complete: at least labels-per-item submissions; in progress: some submission or a live
     reservation; skipped: skipped by someone and nothing else going on; pending: untouched.
     """
     now = timezone.now()
-    submitted = Coalesce(
-        Subquery(
-            Assignment.objects.filter(item=OuterRef("pk"), state=AssignmentState.SUBMITTED)
-            .order_by()
-            .values("item")
-            .annotate(n=Count("pk"))
-            .values("n")[:1]
-        ),
-        Value(0),
-    )
-    live = Exists(Assignment.objects.filter(item=OuterRef("pk")).live(now))
-    any_submitted = Exists(
-        Assignment.objects.filter(item=OuterRef("pk"), state=AssignmentState.SUBMITTED)
-    )
-    any_skipped = Exists(
-        Assignment.objects.filter(item=OuterRef("pk"), state=AssignmentState.SKIPPED)
-    )
     items = Item.objects.filter(session=session)
     if item_ids is not None:
         items = items.filter(pk__in=list(item_ids))
+    recount_item_slots(items=items)
+    live = Exists(Assignment.objects.filter(item=OuterRef("pk")).live(now))
+    any_skipped = Exists(
+        Assignment.objects.filter(item=OuterRef("pk"), state=AssignmentState.SKIPPED)
+    )
     return items.update(
         state=Case(
-            When(
-                GreaterThanOrEqual(submitted, session.labels_per_item),
-                then=Value(ItemState.COMPLETE),
-            ),
-            When(any_submitted | live, then=Value(ItemState.IN_PROGRESS)),
+            When(submissions__gte=session.labels_per_item, then=Value(ItemState.COMPLETE)),
+            When(Q(submissions__gt=0) | live, then=Value(ItemState.IN_PROGRESS)),
             When(any_skipped, then=Value(ItemState.SKIPPED)),
             default=Value(ItemState.PENDING),
         )
     )
-
-
-# --- items ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

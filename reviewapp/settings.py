@@ -146,7 +146,11 @@ OTLP_MAX_DECOMPRESSED_BYTES = int(os.environ.get("OTLP_MAX_DECOMPRESSED_BYTES") 
 # Trace files uploaded by curators (/console/import/): largest total per upload.
 TRACE_UPLOAD_MAX_BYTES = int(os.environ.get("TRACE_UPLOAD_MAX_BYTES") or 100 * 1024**2)
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in a signed cookie (Django's signed_cookies backend): no session row to read or
+# write on every request, and nothing of it in app processes. A session holds the login and
+# flash messages only; signing out clears the cookie, and changing the password or deactivating
+# the account ends every session at once (Django checks both on each request).
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"

@@ -101,6 +101,16 @@ def api(client, curator):
     return Api(client, make_api_token(curator))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def database_features_known(django_db_setup, django_db_blocker) -> None:
+    """Django asks SQLite once per connection whether it has JSON functions (a SELECT of its
+    own); ask it before any test, so that pinned query counts do not depend on test order."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        assert connection.features.supports_json_field
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
     """Real hashers cost seconds per login on a busy machine; tests do not need their strength."""

@@ -172,9 +172,29 @@ def make_assignment(item, labeler, state: str = "submitted", *, seconds: float =
         fields.setdefault("submitted_at", claimed_at + timedelta(seconds=seconds))
     if state == "claimed":
         fields.setdefault("lease_expires_at", now + timedelta(minutes=30))
-    return Assignment.objects.create(
+    assignment = Assignment.objects.create(
         item=item, labeler=labeler, state=state, claimed_at=claimed_at, **fields
     )
+    recount_slots(item)
+    return assignment
+
+
+def recount_slots(*items) -> None:
+    """Count the items' slots again after assignments were written behind the queue's back."""
+    from labeling.models import Item
+    from labeling.services import recount_item_slots
+
+    recount_item_slots(items=Item.objects.filter(pk__in=[item.pk for item in items]))
+
+
+def lapse(assignment, minutes: float = 1) -> None:
+    """Let a reservation's lease end `minutes` ago (and the item know that it may have)."""
+    from labeling.models import Assignment
+
+    Assignment.objects.filter(pk=assignment.pk).update(
+        lease_expires_at=timezone.now() - timedelta(minutes=minutes)
+    )
+    recount_slots(assignment.item)
 
 
 def make_answer(assignment, schema, value: Any = True, *, version: int | None = None):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import traceback
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -393,6 +394,36 @@ def log_assessment(*, trace_id: str, assessment: Feedback | Expectation) -> Asse
         replaced.save(update_fields=["valid"])
     row.save()
     return row
+
+
+def log_assessments(
+    *,
+    trace: Trace,
+    assessments: Sequence[Feedback | Expectation],
+    span_ids: Collection[str] | None = None,
+) -> list[Assessment]:
+    """Attach several new assessments to one trace in one INSERT (`log_assessment`'s rules,
+    without overrides). `span_ids`: the trace's span ids the caller has read already (the
+    review app builds its questions from them); otherwise one query checks the spans named."""
+    if any(assessment.overrides for assessment in assessments):
+        raise ValueError("log_assessments logs new assessments; use log_assessment to override.")
+    rows = [build_assessment(trace=trace, assessment=assessment) for assessment in assessments]
+    named = {row.span_id for row in rows if row.span_id}
+    if named:
+        known = (
+            set(span_ids)
+            if span_ids is not None
+            else set(
+                Span.objects.filter(trace=trace, span_id__in=named).values_list(
+                    "span_id", flat=True
+                )
+            )
+        )
+        if missing := sorted(named - known):
+            raise ValidationError(
+                f"Trace {trace.trace_id} has no span {missing[0]!r}.", code="span_id"
+            )
+    return Assessment.objects.bulk_create(rows)
 
 
 def assessment_class(kind: str) -> type[Feedback] | type[Expectation]:

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,20 +23,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
+from accounts.access import is_curator
 from accounts.types import HtmxHttpRequest
-from labeling import queue, rows
+from labeling import queue
 from labeling.forms import AnswerSheet, Question
-from labeling.models import (
-    Answer,
-    Assignment,
-    AssignmentState,
-    Item,
-    LabelingSchema,
-    LabelingSession,
-    SessionSchema,
-    SessionStatus,
-)
-from traces.models import SPAN_TREE_FIELDS, Assessment, SourceType, Span, Trace
+from labeling.models import Answer, Assignment, AssignmentState, LabelingSession, SessionStatus
+from labeling.queue import Progress
+from labeling.review import page
+from traces.models import SPAN_TREE_FIELDS, Span
 from traces.spantree import build_span_tree, format_duration_ns
 
 # --- access --------------------------------------------------------------------------------------
@@ -44,7 +39,7 @@ from traces.spantree import build_span_tree, format_duration_ns
 def sessions_for_user(user: Any) -> QuerySet[LabelingSession]:
     """Sessions a user may work on in the review app: active ones they are assigned to;
     curators (staff) may open every active session."""
-    if user.is_staff:
+    if is_curator(user):
         return LabelingSession.objects.active()
     return LabelingSession.objects.for_labeler(user)
 
@@ -53,42 +48,62 @@ def get_session_for_user(request: HtmxHttpRequest, session_pk: int) -> LabelingS
     return get_object_or_404(sessions_for_user(request.user), pk=session_pk)
 
 
-def get_assignment_for_user(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> Assignment:
-    """The user's own assignment of an item of a session they may work on; 404 otherwise."""
-    # The same rule as `sessions_for_user` (this runs on every item request): one small SQL
-    # statement that brings the item, its session and its trace along.
-    assignment_t, item_t = Assignment._meta.db_table, Item._meta.db_table
-    session_t, trace_t = LabelingSession._meta.db_table, Trace._meta.db_table
-    labelers_t = LabelingSession.labelers.through._meta.db_table
-    sql = (
-        f"SELECT {rows.columns(Assignment, 'a')}, {rows.columns(Item, 'i')}, "
-        f"{rows.columns(LabelingSession, 's')}, {rows.columns(Trace, 't')} "
-        f"FROM {assignment_t} a INNER JOIN {item_t} i ON i.id = a.item_id "
-        f"INNER JOIN {session_t} s ON s.id = i.session_id "
-        f"INNER JOIN {trace_t} t ON t.id = i.trace_id "
-        "WHERE a.item_id = %s AND a.labeler_id = %s AND i.session_id = %s AND s.status = %s"
+def assignment_for_user(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> Q:
+    """The user's own assignment of an item of a session they may work on (the rule of
+    `sessions_for_user`)."""
+    user = request.user
+    rule = Q(
+        item_id=item_pk,
+        labeler_id=user.pk,
+        item__session_id=session_pk,
+        item__session__status=SessionStatus.ACTIVE,
     )
-    params: list[Any] = [item_pk, request.user.pk, session_pk, SessionStatus.ACTIVE.value]
-    if not request.user.is_staff:
-        sql += (
-            f" AND EXISTS (SELECT 1 FROM {labelers_t} l "
-            "WHERE l.labelingsession_id = s.id AND l.user_id = %s)"
+    if not is_curator(user):
+        rule &= Q(
+            Exists(
+                LabelingSession.labelers.through.objects.filter(
+                    labelingsession_id=OuterRef("item__session_id"), user_id=user.pk
+                )
+            )
         )
-        params.append(request.user.pk)
-    row = rows.fetch_one(sql, params)
-    if row is None:
-        raise Http404("No Assignment matches the given query.")
-    start = 0
-    assignment = rows.instance(Assignment, row, start)
-    start += rows.width(Assignment)
-    item = rows.instance(Item, row, start)
-    start += rows.width(Item)
-    item.session = rows.instance(LabelingSession, row, start)
-    start += rows.width(LabelingSession)
-    item.trace = rows.instance(Trace, row, start)
-    assignment.item = item
+    return rule
+
+
+def get_assignment_for_user(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> Assignment:
+    """`assignment_for_user`'s assignment, with its item, session and trace; or 404."""
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("item__session", "item__trace").filter(
+            assignment_for_user(request, session_pk, item_pk)
+        )
+    )
     assignment.labeler = request.user
     return assignment
+
+
+def get_page_for_user(
+    request: HtmxHttpRequest, session_pk: int, item_pk: int, *, submit: bool = False
+) -> tuple[Assignment, page.ItemPage]:
+    """The assignment with everything its page shows, in one query (`labeling.review.page`).
+    For a `submit`, what storing the answers needs, with the assignment and its item locked
+    until the transaction ends."""
+    rule = assignment_for_user(request, session_pk, item_pk)
+    assignments = queue.lock(page.for_submit(rule)) if submit else page.for_page(rule)
+    assignment = get_object_or_404(assignments)
+    assignment.labeler = request.user
+    return assignment, _item_page(assignment, assignment)
+
+
+def _item_page(row: Any, assignment: Assignment, schemas: list | None = None) -> page.ItemPage:
+    item = assignment.item
+    return page.ItemPage(
+        schemas=schemas if schemas is not None else page.questions(row),
+        spans=page.spans(row, item.trace),
+        other_labels=page.other_labels(row, blind=item.session.blind, labeler=assignment.labeler)
+        if hasattr(row, "label_rows")
+        else None,
+        progress=page.progress(row) if hasattr(row, "n_items") else None,
+        previous_item_id=getattr(row, "previous_item_id", None),
+    )
 
 
 def _is_partial(request: HtmxHttpRequest) -> bool:
@@ -194,125 +209,31 @@ class SpanSection:
     questions: list[Question]
 
 
-def _schemas(session: LabelingSession) -> list[LabelingSchema]:
-    sql = (
-        f"SELECT {rows.columns(LabelingSchema, 'q')} FROM {SessionSchema._meta.db_table} l "
-        f"INNER JOIN {LabelingSchema._meta.db_table} q ON q.id = l.schema_id "
-        "WHERE l.session_id = %s ORDER BY l.position, l.id"
-    )
-    return [rows.instance(LabelingSchema, row) for row in rows.fetch_all(sql, [session.pk])]
-
-
-def _spans(assignment: Assignment, schemas: list[LabelingSchema]) -> list[Span]:
-    """The spans the page shows: the root span(s) and the spans questions target. When the
-    item's trace is not loaded yet (an item just claimed), it comes along with them."""
-    item = assignment.item
-    targets = sorted({s.target_span_type for s in schemas if s.target_span_type})
-    where = "(p.parent_id IS NULL OR p.parent_id = %s"
-    params: list[Any] = [""]
-    if targets:
-        where += f" OR p.span_type IN ({', '.join(['%s'] * len(targets))})"
-        params += targets
-    where += ") AND p.trace_id = %s"
-    params.append(item.trace_id)
-    with_trace = not Item.trace.is_cached(item)
-    sql = (
-        f"SELECT {rows.columns(Span, 'p')}"
-        + (f", {rows.columns(Trace, 't')}" if with_trace else "")
-        + f" FROM {Span._meta.db_table} p"
-        + (f" INNER JOIN {Trace._meta.db_table} t ON t.id = p.trace_id" if with_trace else "")
-        + f" WHERE {where} ORDER BY p.start_time_ns, p.id"
-    )
-    found = rows.fetch_all(sql, params)
-    spans = [rows.instance(Span, row) for row in found]
-    if not with_trace:
-        for span in spans:
-            span.trace = item.trace
-        return spans
-    item.trace = (
-        rows.instance(Trace, found[0], rows.width(Span))
-        if found
-        else Trace.objects.get(pk=item.trace_id)
-    )
-    for span in spans:
-        span.trace = item.trace
-    return spans
-
-
 def _initial(assignment: Assignment) -> dict[tuple[int, str], tuple[Any, str]]:
+    """The labeler's answers as they are now, to pre-fill the form of a submitted item."""
     if assignment.state != AssignmentState.SUBMITTED:
         return {}
-    initial = {}
-    for answer in Answer.objects.filter(assignment=assignment).select_related("assessment"):
-        label = answer.assessment
-        initial[(answer.schema_id, answer.span_id)] = (label.value, label.rationale)
-    return initial
-
-
-def _other_labels(assignment: Assignment, request: HtmxHttpRequest) -> list[Assessment] | None:
-    """Other people's and judges' current labels on the trace; None in blind mode."""
-    if assignment.item.session.blind:
-        return None
-    sql = (
-        f"SELECT {rows.columns(Assessment, 'x')} FROM {Assessment._meta.db_table} x "
-        "WHERE x.trace_id = %s AND x.valid = %s AND NOT (x.source_type = %s AND x.source_id = %s) "
-        "ORDER BY x.name, x.span_id, x.create_time"
-    )
-    params = [
-        assignment.item.trace_id,
-        True,
-        SourceType.HUMAN.value,
-        request.user.get_username(),
-    ]
-    return [rows.instance(Assessment, row) for row in rows.fetch_all(sql, params)]
-
-
-@dataclass
-class ItemPage:
-    """What the item page needs besides the assignment; built once per request."""
-
-    schemas: list[LabelingSchema]
-    spans: list[Span]
-
-
-def _page_data(assignment: Assignment, schemas: list[LabelingSchema] | None = None) -> ItemPage:
-    schemas = schemas if schemas is not None else _schemas(assignment.item.session)
-    return ItemPage(schemas=schemas, spans=_spans(assignment, schemas))
-
-
-def _sheet_data(assignment: Assignment) -> ItemPage:
-    """What checking posted answers needs: the schemas, and the spans questions target (no
-    query when no question targets spans)."""
-    schemas = _schemas(assignment.item.session)
-    targets = {s.target_span_type for s in schemas if s.target_span_type}
-    spans = (
-        list(
-            Span.objects.filter(trace_id=assignment.item.trace_id, span_type__in=targets).order_by(
-                "start_time_ns", "id"
-            )
-        )
-        if targets
-        else []
-    )
-    return ItemPage(schemas=schemas, spans=spans)
+    return {
+        (answer.schema_id, answer.span_id): (answer.assessment.value, answer.assessment.rationale)
+        for answer in Answer.objects.filter(assignment=assignment).select_related("assessment")
+    }
 
 
 def _render_item(
     request: HtmxHttpRequest,
     assignment: Assignment,
     *,
-    page: ItemPage,
+    item_page: page.ItemPage,
     sheet: AnswerSheet | None = None,
     error: str = "",
     notice: str = "",
-    previous: Assignment | None = None,
     slot_lost: bool = False,
     status: int = 200,
 ) -> HttpResponse:
     session = assignment.item.session
     if sheet is None:
-        sheet = AnswerSheet(page.schemas, spans=page.spans, initial=_initial(assignment))
-    root_spans = [s for s in page.spans if not s.parent_id]
+        sheet = AnswerSheet(item_page.schemas, spans=item_page.spans, initial=_initial(assignment))
+    root_spans = [s for s in item_page.spans if not s.parent_id]
     span_sections: dict[str, SpanSection] = {}
     trace_questions = []
     for question in sheet.questions:
@@ -340,14 +261,15 @@ def _render_item(
             span_sections.values(), key=lambda section: section.questions[0].number
         ),
         "trace_questions": trace_questions,
-        "other_labels": _other_labels(assignment, request),
-        "progress": queue.labeler_progress(session=session, labeler=request.user),
-        "previous": previous
-        or queue.previous_assignment(session=session, labeler=request.user, current=assignment),
+        "other_labels": item_page.other_labels,
+        "progress": item_page.progress,
+        "previous_item_id": item_page.previous_item_id,
         "error": error,
         "slot_lost": slot_lost,
         "notice": notice,
         "lease_live": lease_live,
+        # Their reservation lapsed and another labeler took the item.
+        "lease_lost": assignment.state == AssignmentState.RELEASED,
         "lease_interval": _lease_interval(session),
         "is_done": assignment.state in queue.DONE_STATES,
     }
@@ -368,27 +290,28 @@ def _lease_interval(session: LabelingSession) -> int:
 
 @require_GET
 def item(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
-    assignment = get_assignment_for_user(request, session_pk, item_pk)
-    return _render_item(request, assignment, page=_page_data(assignment))
+    assignment, item_page = get_page_for_user(request, session_pk, item_pk)
+    return _render_item(request, assignment, item_page=item_page)
 
 
 def _go_next(
     request: HtmxHttpRequest,
     session: LabelingSession,
-    schemas: list[LabelingSchema] | None = None,
     *,
     notice: str = "",
-    finished: Assignment | None = None,
+    previous_item_id: int | None = None,
+    nxt: Assignment | None = None,
+    nxt_page: page.ItemPage | None = None,
 ) -> HttpResponse:
-    """After a submit or a skip: the next item (claimed now), or the finished page. A plain
-    POST is redirected there (the notice becomes a message); HTMX gets the page's partial and
-    the URL to show. `finished` is the item just done when it was a fresh reservation: the
-    labeler's previous item from the next one."""
-    nxt = queue.claim_next_item(session=session, labeler=request.user)
+    """After a submit or a skip: the next item (`nxt`, or claimed now), or the finished page.
+    A plain POST is redirected there (the notice becomes a message); HTMX gets the page's
+    partial and the URL to show. `previous_item_id` is the item just done when it was a fresh
+    reservation: the labeler's previous item from the next one."""
+    if nxt is None:
+        nxt = queue.claim_next_item(session=session, labeler=request.user)
     if nxt is None:
         url = reverse("review:done", kwargs={"session_pk": session.pk})
     else:
-        nxt.labeler = request.user
         url = item_url(nxt)
     if not _is_partial(request):
         if notice:
@@ -396,50 +319,86 @@ def _go_next(
         return redirect(url)
     if nxt is None:
         return push_url(_render_done(request, session, notice=notice), url)
-    response = _render_item(
-        request, nxt, page=_page_data(nxt, schemas), notice=notice, previous=finished
-    )
-    return push_url(response, url)
+    if nxt_page is None:
+        nxt, nxt_page = get_page_for_user(request, session.pk, nxt.item_id)
+    if previous_item_id is not None:
+        nxt_page.previous_item_id = previous_item_id
+    return push_url(_render_item(request, nxt, item_page=nxt_page, notice=notice), url)
+
+
+def _after_submit(before: Progress, state: str) -> Progress:
+    """The labeler's progress once an assignment that was in `state` is submitted."""
+    if state == AssignmentState.SUBMITTED:
+        return before
+    skipped = before.skipped - (1 if state == AssignmentState.SKIPPED else 0)
+    return Progress(total=before.total, submitted=before.submitted + 1, skipped=skipped)
 
 
 @require_POST
 def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
-    """Submit & next: store the answers and move on to the next item in one request."""
-    assignment = get_assignment_for_user(request, session_pk, item_pk)
-    fresh = assignment.state == AssignmentState.CLAIMED
-    data = _sheet_data(assignment)
-    sheet = AnswerSheet(data.schemas, spans=data.spans, data=request.POST)
-    if not sheet.is_valid():
-        return _render_item(
-            request, assignment, page=_page_data(assignment, data.schemas), sheet=sheet
-        )
-    try:
-        outcome = queue.submit_answers(assignment=assignment, sheet=sheet)
-    except (queue.QueueError, ValidationError) as exc:
-        # The reservation went to someone else, or a label rule refused an answer: nothing was
-        # stored; the answers stay on the page with the reason.
-        message = str(exc) if isinstance(exc, queue.QueueError) else " ".join(exc.messages)
-        page = _page_data(assignment, data.schemas)
+    """Submit & next: store the answers and reserve the next item in one transaction, and show
+    the next item, all in one request."""
+    error, slot_lost = "", False
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                # The assignment and its item stay locked until the answers are stored.
+                assignment, item_page = get_page_for_user(request, session_pk, item_pk, submit=True)
+                session = assignment.item.session
+                was = assignment.state
+                sheet = AnswerSheet(item_page.schemas, spans=item_page.spans, data=request.POST)
+                if not sheet.is_valid():
+                    break
+                done = queue.submit_and_claim_next(
+                    assignment=assignment,
+                    sheet=sheet,
+                    items=page.next_items() if _is_partial(request) else None,
+                )
+            break
+        except (queue.Conflict, IntegrityError):
+            if attempt == 2:
+                raise
+        except (queue.QueueError, ValidationError) as exc:
+            # The reservation went to someone else, or a label rule refused an answer: nothing
+            # was stored.
+            error = str(exc) if isinstance(exc, queue.QueueError) else " ".join(exc.messages)
+            slot_lost = isinstance(exc, queue.SlotTaken)
+            break
+    if error or not sheet.is_valid():
+        # The answers stay on the page, with what is wrong.
+        assignment, item_page = get_page_for_user(request, session_pk, item_pk)
+        sheet = AnswerSheet(item_page.schemas, spans=item_page.spans, data=request.POST)
+        sheet.is_valid()
         return _render_item(
             request,
             assignment,
-            page=page,
+            item_page=item_page,
             sheet=sheet,
-            error=message,
-            slot_lost=isinstance(exc, queue.SlotTaken),
+            error=error,
+            slot_lost=slot_lost,
         )
+    outcome = done.outcome
     if outcome.overridden:
         notice = "Your changed answers were saved; the earlier ones stay in the history."
     elif outcome.created:
         notice = "Saved."
     else:
         notice = "Nothing changed."
+    nxt, nxt_page = done.next, None
+    if nxt is queue.LOCKED:
+        nxt = None  # the claim waits for other claimers' locks: on its own, now
+    elif nxt is not None and _is_partial(request):
+        nxt.labeler = request.user
+        nxt.item.session = session
+        nxt_page = _item_page(nxt.item, nxt, schemas=item_page.schemas)
+        nxt_page.progress = _after_submit(item_page.progress, was)
     return _go_next(
         request,
-        assignment.item.session,
-        data.schemas,
+        session,
         notice=notice,
-        finished=assignment if fresh else None,
+        previous_item_id=assignment.item_id if was == AssignmentState.CLAIMED else None,
+        nxt=nxt,
+        nxt_page=nxt_page,
     )
 
 
@@ -451,20 +410,20 @@ def skip(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespons
     try:
         queue.skip_item(assignment=assignment, reason=request.POST.get("reason", ""))
     except queue.QueueError as exc:
-        page = _page_data(assignment)
-        return _render_item(request, assignment, page=page, error=str(exc))
+        _, item_page = get_page_for_user(request, session_pk, item_pk)
+        return _render_item(request, assignment, item_page=item_page, error=str(exc))
     return _go_next(
         request,
         assignment.item.session,
         notice="Skipped.",
-        finished=assignment if fresh else None,
+        previous_item_id=assignment.item_id if fresh else None,
     )
 
 
 @require_POST
 def flag(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
     """Flag the item for the curator (or withdraw the flag); the labeler stays on the item."""
-    assignment = get_assignment_for_user(request, session_pk, item_pk)
+    assignment, item_page = get_page_for_user(request, session_pk, item_pk)
     error = ""
     try:
         if request.POST.get("action") == "unflag":
@@ -475,8 +434,7 @@ def flag(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespons
         error = str(exc)
     if not error and not _is_partial(request):
         return redirect(item_url(assignment))
-    page = _page_data(assignment)
-    return _render_item(request, assignment, page=page, error=error)
+    return _render_item(request, assignment, item_page=item_page, error=error)
 
 
 @require_http_methods(["POST"])
@@ -489,7 +447,7 @@ def lease(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespon
         "assignment": assignment,
         "item": assignment.item,
         "lease_live": result.held,
-        "lease_lost": not result.held and assignment.state == AssignmentState.CLAIMED,
+        "lease_lost": not result.held and result.state == AssignmentState.RELEASED,
         "lease_interval": _lease_interval(assignment.item.session),
     }
     if not _is_partial(request):

@@ -316,20 +316,20 @@ def test_visible_querysets_match_the_matrix(world):
 @pytest.mark.parametrize("role", ["curator", "assigned", "reviewer"])
 def test_query_counts_are_the_same_for_every_role(client, world, role, django_assert_num_queries):
     """The narrowing for labelers lives inside the queries a curator runs too: no extra ones.
-    Trace page: session, user, trace, labels, span tree, selected span, label names. List:
-    session, user, experiment, label columns, page keys, page rows, page labels."""
+    Trace page: user, trace, labels, span tree, selected span, label names. List:
+    user, experiment, label columns, page keys, page rows, page labels."""
     client = signed_in(client, world, role)
     trace_url = reverse("explorer:trace", args=[world.trace.trace_id])
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         client.get(trace_url)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         client.get(trace_url + "?span=a0000000000000a2", headers=HTMX)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         client.get(reverse("explorer:trace_list", args=[world.experiment.pk]))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         client.get(reverse("explorer:trace_count", args=[world.experiment.pk]))
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         client.get(reverse("explorer:experiments"))
-    # history: session, user, trace, label, its chain
-    with django_assert_num_queries(5):
+    # history: user, trace, label, its chain
+    with django_assert_num_queries(4):
         client.get(label_url("history", world.labels[role]))

@@ -216,11 +216,11 @@ def test_query_counts_do_not_change_in_blind_mode(
 ):
     if not blinded:
         make_assignment(blind.item, labeler, "submitted")
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         labeler_client.get(trace_url(blind.trace))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         labeler_client.get(trace_url(blind.trace, RETRIEVER), headers=HTMX)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         list_response(labeler_client, blind)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         labeler_client.get(reverse("explorer:experiments"))

@@ -159,20 +159,20 @@ def test_query_count_does_not_grow_with_spans_or_labels(
 ):
     small = make_trace(spans=3)
     assign_traces(labeler, small)
-    # session, user, trace, labels, span tree, selected span, label names
-    with django_assert_num_queries(7):
+    # user, trace, labels, span tree, selected span, label names
+    with django_assert_num_queries(6):
         labeler_client.get(url(small))
     big = make_trace(spans=60)
     assign_traces(labeler, big)
     for index in range(20):
         make_feedback(big, name=f"f{index % 4}", value=index, span_id=f"{index + 2:016x}")
         make_expectation(big, name="expected", value={"i": index})
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         labeler_client.get(url(big))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         labeler_client.get(url(big, f"{5:016x}"))
-    # Selecting a span with HTMX: session, user, trace, span, trace start, labels, names.
-    with django_assert_num_queries(7):
+    # Selecting a span with HTMX: user, trace, span, trace start, labels, names.
+    with django_assert_num_queries(6):
         labeler_client.get(url(big, f"{5:016x}"), headers={"HX-Request": "true"})
 
 

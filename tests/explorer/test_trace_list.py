@@ -250,20 +250,20 @@ def test_query_count_does_not_grow_with_rows_or_labels(
     for _ in range(2):
         make_trace(experiment)
     assign_experiment(labeler, experiment)
-    # session, user, experiment, label columns, page keys, page rows, page labels
-    with django_assert_num_queries(7):
+    # user, experiment, label columns, page keys, page rows, page labels
+    with django_assert_num_queries(6):
         labeler_client.get(url(experiment))
     for index in range(40):
         trace = make_trace(experiment)
         make_feedback(trace, name=f"judge_{index % 5}", value=index % 2 == 0)
         make_expectation(trace, name="expected", value={"i": index})
     assign_experiment(labeler, experiment)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         labeler_client.get(url(experiment))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         labeler_client.get(url(experiment, q="MLflow", label="expected", sort="-duration"))
-    # The total, loaded after the rows: session, user, experiment, label columns, count.
-    with django_assert_num_queries(5):
+    # The total, loaded after the rows: user, experiment, label columns, count.
+    with django_assert_num_queries(4):
         labeler_client.get(reverse("explorer:trace_count", args=[experiment.pk]))
 
 

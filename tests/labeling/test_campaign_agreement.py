@@ -191,13 +191,12 @@ def test_agreement_query_count_does_not_grow_with_labelers(
     curator_client, campaign, django_assert_num_queries
 ):
     url = reverse("campaign:agreement", args=[campaign.pk])
-    # auth session, user, labeling session, questions, the data's fingerprint (3), judges'
-    # feedback, then per batch of 500 items: items, answers, finals; and the empty batch that
-    # ends the walk
-    with django_assert_num_queries(12):
+    # user, labeling session, questions, the data's fingerprint (3), judges' feedback, then
+    # per batch of 500 items: items, answers, finals; and the empty batch that ends the walk
+    with django_assert_num_queries(11):
         curator_client.get(url)
     # Then from the cache, as long as nothing changed.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         curator_client.get(url, headers={"HX-Request": "true"})
 
 
@@ -248,16 +247,16 @@ def test_labelers_query_count_is_fixed(
     curator_client, campaign, labeler, django_assert_num_queries
 ):
     url = reverse("campaign:labelers", args=[campaign.pk])
-    # auth session, user, labeling session; labeler figures, medians, assigned labelers, users;
+    # user, labeling session; labeler figures, medians, assigned labelers, users;
     # questions, items, answers, finals, the empty batch that ends the walk; submissions per hour
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         curator_client.get(url)
     more = [make_user(f"extra{i}", labeler=True) for i in range(3)]
     campaign.labelers.add(*more)
     schema = campaign.schemas.first()
     for person in more:
         make_answer(make_assignment(campaign.items.first(), person), schema, True)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = curator_client.get(url)
     assert len(response.context["rows"]) == 6
 

@@ -193,13 +193,13 @@ def test_unknown_action_is_refused(curator_client, experiment, traces):
 
 def test_page_query_count(curator_client, experiment, traces, django_assert_num_queries):
     session = make_session(experiment, traces=traces[0][:2])
-    # session + user, session, schema names, label names, traces count + page, in-session
+    # user, session, schema names, label names, traces count + page, in-session
     # rows, already-there count
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         curator_client.get(add_url(session), {"state": "OK"})
     for _ in range(10):
         make_trace(experiment)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         curator_client.get(add_url(session), {"state": "OK"})
 
 

@@ -114,8 +114,8 @@ def test_people_lists_labelers_with_their_sessions(
     make_assignment(first.items.get(), labeler)
     for index in range(5):
         make_user(f"extra{index}", labeler=True)
-    # session + user, count, labelers, their sessions, items done, curators
-    with django_assert_num_queries(7):
+    # user, count, labelers, their sessions, items done, curators
+    with django_assert_num_queries(6):
         response = curator_client.get(reverse("console:people"))
     rows = {user.username: user for user in response.context["page"]}
     assert "outsider" not in rows and "curator" not in rows

@@ -234,8 +234,8 @@ def test_session_list_with_progress(curator_client, experiment, labeler, django_
         session = make_session(experiment, traces=traces, labelers=[labeler], name=f"S{index}")
         make_assignment(session.items.first(), labeler)
         services.refresh_item_states(session=session)
-    # session, user, experiments, count, page, item counts by state, labeler counts
-    with django_assert_num_queries(7):
+    # user, experiments, count, page, item counts by state, labeler counts
+    with django_assert_num_queries(6):
         response = curator_client.get(reverse("console:index"))
     rows = list(response.context["page"])
     assert len(rows) == 4
@@ -326,20 +326,20 @@ def test_dashboard_query_count_is_fixed(
     curator_client, busy_session, labeler, experiment, django_assert_num_queries
 ):
     url = reverse("console:session_detail", args=[busy_session.pk])
-    # session + user, session, items page (count, rows, traces, assignments), flagged, state
+    # user, session, items page (count, rows, traces, assignments), flagged, state
     # counts, labeler figures, medians, assigned labelers, users, questions
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13):
         curator_client.get(url)
     more = [make_user(f"extra{i}", labeler=True) for i in range(3)]
     busy_session.labelers.add(*more)
     for index, trace in enumerate([make_trace(experiment) for _ in range(6)]):
         item = busy_session.items.create(trace=trace, position=100 + index)
         make_assignment(item, more[index % 3], seconds=20 + index)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13):
         response = curator_client.get(url)
     assert len(response.context["labelers"]) == 5
     # The refreshing partial needs fewer (no questions list).
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         partial = curator_client.get(url, headers={"HX-Request": "true"})
     assert b'id="dashboard-live"' in partial.content
     assert b"<html" not in partial.content

@@ -11,7 +11,7 @@ from labeling import queue
 from labeling.forms import AnswerSheet
 from labeling.models import Answer, Assignment, AssignmentState, Item, ItemState
 from tests.conftest import make_user
-from tests.factories import make_review_session, make_schema
+from tests.factories import make_review_session, make_schema, recount_slots
 from traces.models import Assessment, SourceType
 
 
@@ -55,17 +55,18 @@ def test_claims_items_in_order_and_keeps_the_own_reservation(session, labeler):
     assert Assignment.objects.count() == 1
 
 
-def test_a_claim_takes_five_queries(session, labeler, other_labeler, django_assert_num_queries):
+def test_a_claim_takes_four_queries(session, labeler, other_labeler, django_assert_num_queries):
     # Items created after others sit first by position: the window is read by position.
     Item.objects.filter(session=session).update(position=models.F("position") + 1000)
     last = Item.objects.filter(session=session).order_by("-position").first()
     Item.objects.filter(pk=last.pk).update(position=1)
-    # own reservation + window of open items, the candidate (locked), its slots, insert,
-    # item state; and the savepoint pair (the test runs inside a transaction).
-    with django_assert_num_queries(7):
+    # Their own live reservation (none), the candidate (locked, with the window of open items
+    # as a subquery), the insert, the item's counters; and the savepoint pair (the test runs
+    # inside a transaction).
+    with django_assert_num_queries(6):
         mine = queue.claim_next_item(session=session, labeler=labeler)
     assert mine.item.pk == last.pk
-    # Returning to the own reservation: that read, the lock, the lease update.
+    # Returning to the own reservation: it (locked), the lease update, the reservation.
     with django_assert_num_queries(5):
         assert queue.claim_next_item(session=session, labeler=labeler).pk == mine.pk
     theirs = queue.claim_next_item(session=session, labeler=other_labeler)
@@ -83,6 +84,7 @@ def test_claims_look_past_the_first_window(labeler, other_labeler):
             claimed_at=timezone.now(),
             submitted_at=timezone.now(),
         )
+    recount_slots(*taken)
     mine = queue.claim_next_item(session=session, labeler=labeler)
     assert mine.item.position == queue.CLAIM_WINDOW
     nxt = queue.claim_next_item(session=make_review_session(items=0), labeler=labeler)
@@ -90,20 +92,22 @@ def test_claims_look_past_the_first_window(labeler, other_labeler):
 
 
 def test_claim_windows_stop_growing_at_the_cap(labeler, other_labeler, monkeypatch):
-    """Windows double up to CLAIM_WINDOW_MAX ids (they travel as query parameters), and the
-    search still walks every window until it finds a free item."""
+    """Windows double up to CLAIM_WINDOW_MAX items, and the search still walks every window
+    until it finds a free item."""
     monkeypatch.setattr(queue, "CLAIM_WINDOW", 2)
     monkeypatch.setattr(queue, "CLAIM_WINDOW_MAX", 4)
     seen: list[int] = []
-    lock_first = queue._lock_first_candidate
+    real = queue.candidates
 
-    def recording(ids, **kwargs):
-        seen.append(len(ids))
-        return lock_first(ids, **kwargs)
+    def recording(**kwargs):
+        window = kwargs["window"].query
+        seen.append(window.high_mark - window.low_mark)
+        return real(**kwargs)
 
-    monkeypatch.setattr(queue, "_lock_first_candidate", recording)
+    monkeypatch.setattr(queue, "candidates", recording)
     session = make_review_session(items=20, labelers=[labeler])
-    for item in Item.objects.filter(session=session).order_by("position")[:17]:
+    taken = list(Item.objects.filter(session=session).order_by("position")[:17])
+    for item in taken:
         Assignment.objects.create(
             item=item,
             labeler=other_labeler,
@@ -111,9 +115,11 @@ def test_claim_windows_stop_growing_at_the_cap(labeler, other_labeler, monkeypat
             claimed_at=timezone.now(),
             submitted_at=timezone.now(),
         )
+    recount_slots(*taken)
     mine = queue.claim_next_item(session=session, labeler=labeler)
     assert mine.item.position == 17
-    assert max(seen) == 4 and seen[:3] == [2, 4, 4]
+    assert seen[0] == 1  # their own live reservation first (none)
+    assert max(seen) == 4 and seen[1:4] == [2, 4, 4]
 
 
 def test_a_reserved_item_is_not_handed_to_a_second_labeler(session, labeler, other_labeler):

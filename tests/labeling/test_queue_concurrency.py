@@ -24,6 +24,7 @@ from django.utils import timezone
 from labeling import queue
 from labeling.forms import AnswerSheet
 from labeling.models import Assignment, AssignmentState, Item, ItemState
+from labeling.services import recount_item_slots
 from tests.conftest import make_user
 from tests.factories import make_review_session
 from traces.models import Assessment
@@ -185,6 +186,7 @@ def test_expired_reservations_are_reissued_to_concurrent_workers():
     Assignment.objects.filter(item__session=session).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
+    recount_item_slots(items=Item.objects.filter(session=session))
     close_old_connections()
 
     run_workers(count, lambda i: label_until_done(session, workers[i]))

@@ -220,11 +220,14 @@ def run_labelers(urls: list[str], campaign: review_load.Campaign, usernames: lis
 def expire_leases(session_id: int) -> int:
     from django.utils import timezone
 
-    from labeling.models import Assignment
+    from labeling.models import Assignment, Item
+    from labeling.services import recount_item_slots
 
-    return Assignment.objects.filter(item__session_id=session_id, state="claimed").update(
+    expired = Assignment.objects.filter(item__session_id=session_id, state="claimed").update(
         lease_expires_at=timezone.now()
     )
+    recount_item_slots(items=Item.objects.filter(session_id=session_id))
+    return expired
 
 
 @pytest.mark.parametrize("labels_per_item", [1, 2])

@@ -171,7 +171,7 @@ def test_the_summary_is_short(curator_client, monkeypatch):
     assert "see every session" in response.content.decode()
 
 
-@pytest.mark.parametrize(("role", "queries"), [("labeler", 5), ("curator", 7)])
+@pytest.mark.parametrize(("role", "queries"), [("labeler", 4), ("curator", 6)])
 def test_query_count_is_fixed(client, labeler, curator, role, queries, django_assert_num_queries):
     user = labeler if role == "labeler" else curator
     client.force_login(user)
@@ -183,7 +183,7 @@ def test_query_count_is_fixed(client, labeler, curator, role, queries, django_as
             make_trace(session.experiment)
 
     grow(1)
-    # everyone: session, user, my queues, experiments; labelers also the sessions they review;
+    # everyone: user, my queues, experiments; labelers also the sessions they review;
     # curators instead the active sessions, their item counts by state, their labeler counts
     with django_assert_num_queries(queries):
         client.get(URL)

@@ -39,7 +39,7 @@ def test_non_curators_are_refused(labeler_client, outsider_client):
 
 def test_full_page_and_partial(curator_client, django_assert_num_queries):
     make_experiment("docs bot")
-    with django_assert_num_queries(3):  # session, user, experiments
+    with django_assert_num_queries(2):  # user, experiments
         page = curator_client.get(URL)
     html = page.content.decode()
     assert page.status_code == 200 and "<html" in html and "docs bot" in html
