@@ -485,6 +485,7 @@ def add_matching_traces(*, session: LabelingSession, traces: TraceQuerySet) -> A
         for name in ("session", "trace", "position", "state", "created_at")
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # Raw SQL: the ORM has no INSERT … SELECT (docs/architecture.md, "Raw SQL").
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) "

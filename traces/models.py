@@ -280,6 +280,7 @@ class AssessmentQuerySet(models.QuerySet["Assessment"]):
                 .distinct()
             )
         table = connections[self.db].ops.quote_name(self.model._meta.db_table)
+        # Raw SQL: the ORM cannot express a recursive CTE (docs/architecture.md, "Raw SQL").
         # Only the (quoted) table name is formatted in; the values are query parameters.
         sql = f"""
             WITH RECURSIVE pairs AS (

@@ -1,4 +1,4 @@
-"""The assessment services follow MLflow's rules (issue 2, item 4; DESIGN.md §2).
+"""The assessment services follow MLflow's rules (docs/architecture.md, "Domain model").
 
 Each test names the rule it pins; every one fails if that rule is removed from traces/services.py.
 """
