@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET
 from accounts.access import is_curator
 from accounts.types import HtmxHttpRequest
 from explorer import access
-from labeling import queue
 from labeling.models import LabelingSession, SessionStatus
+from labeling.progress import labeler_progress_of, with_labeler_progress
 from traces.models import Experiment, LifecycleStage, Trace
 
 RECENT_EXPERIMENTS = 12
@@ -32,8 +32,8 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
     curator = is_curator(user)
     queues = [
-        {"session": session, "progress": queue.progress_of(session)}
-        for session in queue.with_progress(
+        {"session": session, "progress": labeler_progress_of(session)}
+        for session in with_labeler_progress(
             LabelingSession.objects.for_labeler(user)
             .select_related("experiment")
             .order_by("name", "pk"),

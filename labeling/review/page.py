@@ -28,7 +28,7 @@ from django.db.models import (
 from django.db.models.functions import JSONObject
 
 from labeling.models import Assignment, AssignmentState, Item, LabelingSchema
-from labeling.queue import DONE_STATES, Progress, count_of
+from labeling.progress import DONE_STATES, LabelerProgress, count_of
 from traces.models import Assessment, SourceType, Span
 from traces.nested import instances, rows_of
 
@@ -214,9 +214,9 @@ def other_labels(row: Any, *, blind: bool, labeler: Any) -> list[Assessment] | N
     return sorted(labels, key=lambda label: (label.name, label.span_id or ""))
 
 
-def progress(row: Any) -> Progress:
+def progress(row: Any) -> LabelerProgress:
     mine = row.n_mine or {}
-    return Progress(
+    return LabelerProgress(
         total=row.n_items or 0, submitted=mine.get("submitted", 0), skipped=mine.get("skipped", 0)
     )
 
@@ -228,5 +228,5 @@ class ItemPage:
     schemas: list[LabelingSchema]
     spans: list[Span]
     other_labels: list[Assessment] | None
-    progress: Progress
+    progress: LabelerProgress
     previous_item_id: int | None

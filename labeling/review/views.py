@@ -28,7 +28,12 @@ from accounts.types import HtmxHttpRequest
 from labeling import queue
 from labeling.forms import AnswerSheet, Question
 from labeling.models import Answer, Assignment, AssignmentState, LabelingSession, SessionStatus
-from labeling.queue import Progress
+from labeling.progress import (
+    LabelerProgress,
+    labeler_progress,
+    labeler_progress_of,
+    with_labeler_progress,
+)
 from labeling.review import page
 from traces.models import SPAN_TREE_FIELDS, Span
 from traces.spantree import build_span_tree, format_duration_ns
@@ -123,7 +128,7 @@ def item_url(assignment: Assignment) -> str:
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
     """The sessions the labeler works on, with their progress."""
-    sessions = queue.with_progress(
+    sessions = with_labeler_progress(
         sessions_for_user(request.user)
         .select_related("experiment")
         .annotate(
@@ -137,7 +142,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         labeler=request.user,
         remaining=True,
     )
-    cards = [{"session": s, "progress": queue.progress_of(s)} for s in sessions]
+    cards = [{"session": s, "progress": labeler_progress_of(s)} for s in sessions]
     # Queues with work for the labeler first.
     cards.sort(key=lambda card: not (card["progress"].remaining or card["session"].has_reservation))
     return render(request, "labeling/review/home.html", {"cards": cards})
@@ -150,7 +155,7 @@ def session_start(request: HtmxHttpRequest, session_pk: int) -> HttpResponse:
     current = queue.own_reservation(session=session, labeler=request.user)
     if current is not None:
         current.item.session = session
-    progress = queue.labeler_progress(session=session, labeler=request.user, with_remaining=True)
+    progress = labeler_progress(session=session, labeler=request.user, with_remaining=True)
     previous = queue.previous_assignment(session=session, labeler=request.user)
     return render(
         request,
@@ -189,7 +194,7 @@ def _render_done(
         current.item.session = session
     context = {
         "session": session,
-        "progress": queue.labeler_progress(session=session, labeler=request.user),
+        "progress": labeler_progress(session=session, labeler=request.user),
         "previous": queue.previous_assignment(session=session, labeler=request.user),
         "current": current,
         "notice": notice,
@@ -326,12 +331,12 @@ def _go_next(
     return push_url(_render_item(request, nxt, item_page=nxt_page, notice=notice), url)
 
 
-def _after_submit(before: Progress, state: str) -> Progress:
+def _after_submit(before: LabelerProgress, state: str) -> LabelerProgress:
     """The labeler's progress once an assignment that was in `state` is submitted."""
     if state == AssignmentState.SUBMITTED:
         return before
     skipped = before.skipped - (1 if state == AssignmentState.SKIPPED else 0)
-    return Progress(total=before.total, submitted=before.submitted + 1, skipped=skipped)
+    return LabelerProgress(total=before.total, submitted=before.submitted + 1, skipped=skipped)
 
 
 @require_POST

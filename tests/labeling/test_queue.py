@@ -10,6 +10,7 @@ from django.utils import timezone
 from labeling import queue
 from labeling.forms import AnswerSheet
 from labeling.models import Answer, Assignment, AssignmentState, Item, ItemState
+from labeling.progress import labeler_progress
 from tests.conftest import make_user
 from tests.factories import make_review_session, make_schema, recount_slots
 from traces.models import Assessment, SourceType
@@ -319,7 +320,7 @@ def test_nothing_left(session, labeler, other_labeler):
         submit(queue.claim_next_item(session=session, labeler=labeler), session, correct="true")
     assert queue.claim_next_item(session=session, labeler=labeler) is None
     assert queue.claim_next_item(session=session, labeler=other_labeler) is None
-    progress = queue.labeler_progress(session=session, labeler=labeler, with_remaining=True)
+    progress = labeler_progress(session=session, labeler=labeler, with_remaining=True)
     assert (progress.total, progress.submitted, progress.skipped, progress.remaining) == (
         3,
         3,
@@ -346,7 +347,7 @@ def test_progress_counts(session, labeler):
     submit(a, session, correct="true")
     b = queue.claim_next_item(session=session, labeler=labeler)
     queue.skip_item(assignment=b)
-    progress = queue.labeler_progress(session=session, labeler=labeler, with_remaining=True)
+    progress = labeler_progress(session=session, labeler=labeler, with_remaining=True)
     assert (progress.total, progress.submitted, progress.skipped, progress.remaining) == (
         3,
         1,
