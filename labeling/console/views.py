@@ -1,8 +1,9 @@
 """Curator console (/console/): labeling schemas, labeling sessions, adding traces, people.
 
-Every view goes through `curator_required` (staff only: others get 403, anonymous users the
-login page) and fetches objects through the `get_*_for_curator` helpers, which 404 for objects
-that do not exist or belong to another experiment.
+Every view goes through `accounts.access.curator_required` (curators only: others get 403,
+anonymous users the login page) and fetches objects through the `get_*_for_curator` helpers,
+which 404 for objects that do not exist or belong to another experiment (and refuse anyone who
+is not a curator, by the same `accounts.access.is_curator` rule).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services as accounts_services
-from accounts.access import curator_required
+from accounts.access import curator_required, is_curator
 from accounts.types import HtmxHttpRequest
 from labeling import services
 from labeling.console.forms import (
@@ -62,25 +63,23 @@ DASHBOARD_POLL_SECONDS = 5
 # --- access --------------------------------------------------------------------------------------
 
 
-def _check_curator(request: HtmxHttpRequest) -> None:
-    if not (request.user.is_authenticated and request.user.is_staff):
-        raise PermissionDenied("The console is for curators.")
-
-
 def get_experiment_for_curator(request: HtmxHttpRequest, pk: int) -> Experiment:
-    _check_curator(request)
+    if not is_curator(request.user):
+        raise PermissionDenied("The console is for curators.")
     return get_object_or_404(Experiment.objects.active(), pk=pk)
 
 
 def get_schema_for_curator(
     request: HtmxHttpRequest, experiment: Experiment, pk: int
 ) -> LabelingSchema:
-    _check_curator(request)
+    if not is_curator(request.user):
+        raise PermissionDenied("The console is for curators.")
     return get_object_or_404(LabelingSchema, experiment=experiment, pk=pk)
 
 
 def get_session_for_curator(request: HtmxHttpRequest, pk: int) -> LabelingSession:
-    _check_curator(request)
+    if not is_curator(request.user):
+        raise PermissionDenied("The console is for curators.")
     return get_object_or_404(
         LabelingSession.objects.select_related("experiment"),
         pk=pk,
@@ -89,13 +88,15 @@ def get_session_for_curator(request: HtmxHttpRequest, pk: int) -> LabelingSessio
 
 
 def get_item_for_curator(request: HtmxHttpRequest, session: LabelingSession, pk: int) -> Item:
-    _check_curator(request)
+    if not is_curator(request.user):
+        raise PermissionDenied("The console is for curators.")
     return get_object_or_404(Item, session=session, pk=pk)
 
 
 def get_labeler_for_curator(request: HtmxHttpRequest, pk: int) -> User:
     """A labeler account; curators manage labelers only, never staff or superusers."""
-    _check_curator(request)
+    if not is_curator(request.user):
+        raise PermissionDenied("The console is for curators.")
     return get_object_or_404(
         User.objects.filter(
             groups__name=accounts_services.LABELERS_GROUP, is_staff=False, is_superuser=False
