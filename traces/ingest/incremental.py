@@ -17,12 +17,7 @@ from dataclasses import dataclass, field, replace
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from traces.ingest.bulk import (
-    SPAN_BATCH_SIZE,
-    TRACE_BATCH_SIZE,
-    build_span_rows,
-    build_trace_row,
-)
+from traces.ingest.bulk import SPAN_BATCH_SIZE, TRACE_BATCH_SIZE, build_span_rows, build_trace_row
 from traces.ingest.records import (
     ATTR_CHAT_USAGE,
     AssessmentRecord,
