@@ -26,7 +26,8 @@ from django.views.decorators.cache import never_cache
 
 from accounts.api_auth import ApiRequest, api_error, token_required
 from traces import mlflow_api, otlp
-from traces.ingest import ingest_spans, loads_strict, upsert_trace_info
+from traces.ingest.incremental import ingest_spans, upsert_trace_info
+from traces.ingest.records import loads_strict
 from traces.mlflow_api import ApiError, invalid, not_found
 from traces.models import NAME_MAX_LENGTH, Assessment, Experiment, LifecycleStage, Span, Trace
 from traces.trace_search import SearchError, filter_q, parse_filter, parse_order_by

@@ -22,7 +22,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from traces import services
-from traces.ingest import (
+from traces.ingest.records import (
     ASSESSMENT_ID_MAX_LENGTH,
     ATTR_INPUTS,
     ATTR_OUTPUTS,

@@ -36,13 +36,8 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 
 from traces import services
-from traces.ingest import (
-    SpanEvent,
-    SpanRecord,
-    TraceRecord,
-    ingest_traces,
-    loads_strict,
-)
+from traces.ingest.bulk import ingest_traces
+from traces.ingest.records import SpanEvent, SpanRecord, TraceRecord, loads_strict
 from traces.models import Experiment, Trace
 
 TRACE_FILE_SUFFIXES = (".json", ".jsonl")

@@ -1,4 +1,4 @@
-"""OTLP/HTTP trace ingest: request bodies in, `ingest.SpanBatch` records out.
+"""OTLP/HTTP trace ingest: request bodies in, `SpanBatch` records out.
 
 What arrives at ``POST /v1/traces`` is an ``ExportTraceServiceRequest`` (opentelemetry-proto),
 as protobuf (``application/x-protobuf``) or as OTLP JSON (``application/json``: camelCase
@@ -17,8 +17,8 @@ names, trace and span ids as hex, enums as numbers), optionally gzip-compressed.
   usage found that way is written as ``mlflow.chat.tokenUsage``, so traces add it up the same
   way whatever instrumented them. The original attributes are kept.
 
-Writing the records is `traces.ingest.ingest_spans` (spans of one trace may come in several
-requests).
+Writing the records is `traces.ingest.incremental.ingest_spans` (spans of one trace may come in
+several requests).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
-from traces.ingest import (
+from traces.ingest.records import (
     ATTR_CHAT_USAGE,
     ATTR_INPUTS,
     ATTR_OUTPUTS,

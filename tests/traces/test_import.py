@@ -33,8 +33,9 @@ from tests.factories import (
     mlflow_span_id,
     mlflow_trace_json,
 )
-from traces import ingest
-from traces.ingest import SpanRecord, TraceRecord, ingest_traces
+from traces.ingest import bulk, records
+from traces.ingest.bulk import ingest_traces
+from traces.ingest.records import SpanRecord, TraceRecord
 from traces.mlflow_json import (
     TraceFileError,
     import_trace_file,
@@ -729,7 +730,7 @@ def test_query_count_grows_only_by_batches_not_by_traces():
     experiment = make_experiment()
     few = count_queries(experiment, [mlflow_trace_json(spans=20) for _ in range(2)])
     many = count_queries(experiment, [mlflow_trace_json(spans=20) for _ in range(150)])
-    extra_span_batches = math.ceil(150 * 20 / ingest.SPAN_BATCH_SIZE) - 1
+    extra_span_batches = math.ceil(150 * 20 / bulk.SPAN_BATCH_SIZE) - 1
     assert many == few + extra_span_batches
 
 
@@ -783,7 +784,7 @@ def test_fixtures_regenerated_with_the_installed_sdk_import(tmp_path):
 
 
 def test_decode_attributes_reads_json_inside_strings_and_keeps_plain_strings():
-    assert ingest.decode_attributes(
+    assert records.decode_attributes(
         {
             "mlflow.spanType": '"RETRIEVER"',
             "mlflow.spanInputs": '{"q": "é"}',
@@ -814,23 +815,23 @@ def test_decode_attributes_reads_json_inside_strings_and_keeps_plain_strings():
     ],
 )
 def test_span_status_codes(code, expected):
-    assert ingest.span_status_code(code) == expected
+    assert records.span_status_code(code) == expected
 
 
 def test_unknown_status_code_is_a_validation_error():
     with pytest.raises(ValidationError, match="Unknown span status code"):
-        ingest.span_status_code("MAYBE")
+        records.span_status_code("MAYBE")
 
 
 def test_trace_states_of_mlflow_3_and_2():
-    assert ingest.trace_state("OK") == "OK"
-    assert ingest.trace_state("TRACE_STATUS_UNSPECIFIED") == "STATE_UNSPECIFIED"
+    assert records.trace_state("OK") == "OK"
+    assert records.trace_state("TRACE_STATUS_UNSPECIFIED") == "STATE_UNSPECIFIED"
     with pytest.raises(ValidationError):
-        ingest.trace_state("DONE")
+        records.trace_state("DONE")
 
 
 def span(span_id: str, parent: str | None = None, usage: dict | None = None, **kw) -> SpanRecord:
-    attributes = {ingest.ATTR_CHAT_USAGE: usage} if usage else {}
+    attributes = {records.ATTR_CHAT_USAGE: usage} if usage else {}
     return SpanRecord(
         span_id=span_id,
         parent_id=parent,
@@ -849,14 +850,14 @@ def test_token_usage_from_spans_does_not_count_a_child_of_a_counted_span_twice()
         span("c", "b", usage),  # inside b, whose usage already includes it
         span("d", "a", {"input_tokens": 1, "output_tokens": 2}),
     ]
-    assert ingest.token_usage_from_spans(spans) == ingest.TokenUsage(11, 7, 18)
-    assert ingest.token_usage_from_spans([span("a")]) is None
+    assert records.token_usage_from_spans(spans) == records.TokenUsage(11, 7, 18)
+    assert records.token_usage_from_spans([span("a")]) is None
 
 
 def test_token_usage_from_metadata():
-    metadata = {ingest.METADATA_TOKEN_USAGE: '{"input_tokens": 3, "output_tokens": 4}'}
-    assert ingest.token_usage_from_metadata(metadata) == ingest.TokenUsage(3, 4, 7)
-    assert ingest.token_usage_from_metadata({}) is None
+    metadata = {records.METADATA_TOKEN_USAGE: '{"input_tokens": 3, "output_tokens": 4}'}
+    assert records.token_usage_from_metadata(metadata) == records.TokenUsage(3, 4, 7)
+    assert records.token_usage_from_metadata({}) is None
 
 
 def test_records_without_times_state_or_previews_get_them_from_the_root_span():

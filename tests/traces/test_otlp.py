@@ -1,5 +1,5 @@
 """OTLP parsing and span mapping (`traces.otlp`) and incremental span ingest
-(`traces.ingest.ingest_spans`, `upsert_trace_info`)."""
+(`traces.ingest.incremental`: `ingest_spans`, `upsert_trace_info`)."""
 
 import gzip
 import json
@@ -11,13 +11,8 @@ from google.protobuf import json_format
 
 from tests.factories import BASE_NS, make_experiment, make_trace, otlp_request, otlp_span
 from traces import otlp
-from traces.ingest import (
-    METADATA_INFO_FINALIZED,
-    SpanBatch,
-    TraceRecord,
-    ingest_spans,
-    upsert_trace_info,
-)
+from traces.ingest.incremental import METADATA_INFO_FINALIZED, ingest_spans, upsert_trace_info
+from traces.ingest.records import SpanBatch, TraceRecord
 from traces.models import Span, Trace, TraceState
 from traces.services import Feedback, Source
 

@@ -15,6 +15,8 @@ from traces.rendering import (
     preview_text,
     span_io,
 )
+from traces.rendering.chat import URL_MAX_CHARS
+from traces.rendering.values import PRETTY_MAX_CHARS
 
 
 def roles(block):
@@ -184,7 +186,7 @@ def test_images_are_shown_as_references_not_loaded():
     )
     parts = block.messages[0].parts
     assert [p.kind for p in parts] == ["image", "image"]
-    assert len(parts[0].ref) <= rendering.URL_MAX_CHARS
+    assert len(parts[0].ref) <= URL_MAX_CHARS
 
 
 # --- LangChain ------------------------------------------------------------------------------------
@@ -314,7 +316,7 @@ def test_huge_json_is_shortened():
     block = parse_payload({"blob": ["x" * 1000] * 200})
     assert isinstance(block, Json)
     assert block.truncated
-    assert len(block.pretty) == rendering.PRETTY_MAX_CHARS
+    assert len(block.pretty) == PRETTY_MAX_CHARS
 
 
 def test_messages_with_an_unknown_item_fall_back_to_json():
