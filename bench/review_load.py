@@ -80,11 +80,14 @@ def create_campaign(
     *, labelers: int, items: int, labels_per_item: int = 1, prefix: str = "bench"
 ) -> Campaign:
     """Labelers, an active session of `items` traces (a chat root span and a retriever each),
-    three questions, and a signed-in browser session per labeler."""
+    three questions, and a signed-in browser session per labeler (in whatever session engine
+    the settings name, so the bench works whichever the server uses)."""
+    from importlib import import_module
+
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import User
-    from django.contrib.sessions.backends.db import SessionStore
     from django.db import transaction
     from django.utils import timezone
 
@@ -204,14 +207,20 @@ def create_campaign(
         csrf_token = "".join(
             secrets.choice(string.ascii_letters + string.digits) for _ in range(32)
         )
+        session_store = import_module(settings.SESSION_ENGINE).SessionStore
         cookies = {}
         for user in users:
-            store = SessionStore()
+            store = session_store()
             store[SESSION_KEY] = str(user.pk)
             store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
             store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-            store.create()
-            cookies[user.username] = f"sessionid={store.session_key}; csrftoken={csrf_token}"
+            # Every backend creates a new session on its first save (the database, cache and
+            # file ones store it under a new key; with signed cookies the key is the data).
+            store.save()
+            cookies[user.username] = (
+                f"{settings.SESSION_COOKIE_NAME}={store.session_key}; "
+                f"{settings.CSRF_COOKIE_NAME}={csrf_token}"
+            )
 
     questions = [
         Question(field=f"q-{schemas[0].pk}", choices=["true", "false"]),
