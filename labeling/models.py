@@ -8,11 +8,9 @@ login); `Answer` links each one to the assignment and the schema version it answ
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models
 from django.db.models import (
@@ -122,47 +120,6 @@ class SessionStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-@dataclass(frozen=True)
-class Progress:
-    """How many items of a session are in each state, with shares for a progress bar."""
-
-    complete: int = 0
-    in_progress: int = 0
-    pending: int = 0
-    skipped: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.complete + self.in_progress + self.pending + self.skipped
-
-    def _share(self, count: int) -> float:
-        return round(100 * count / self.total, 1) if self.total else 0.0
-
-    @property
-    def percent_complete(self) -> int:
-        return int(100 * self.complete / self.total) if self.total else 0
-
-    @property
-    def segments(self) -> list[dict]:
-        """Bar segments in display order: state, label, count and width in percent."""
-        return [
-            {"state": state, "label": label, "count": count, "share": self._share(count)}
-            for state, label, count in (
-                (ItemState.COMPLETE, "Complete", self.complete),
-                (ItemState.IN_PROGRESS, "In progress", self.in_progress),
-                (ItemState.SKIPPED, "Skipped", self.skipped),
-                (ItemState.PENDING, "Pending", self.pending),
-            )
-        ]
-
-    @property
-    def summary(self) -> str:
-        return (
-            f"{self.complete} of {self.total} complete, {self.in_progress} in progress, "
-            f"{self.skipped} skipped, {self.pending} pending"
-        )
-
-
 class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
     def active(self) -> LabelingSessionQuerySet:
         return self.filter(status=SessionStatus.ACTIVE)
@@ -180,23 +137,6 @@ class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
             Q(pk__in=labelers.values("labelingsession_id"))
             | Q(pk__in=reviewers.values("labelingsession_id"))
         )
-
-    def with_progress(self) -> list[LabelingSession]:
-        """The sessions, each with `progress` (item counts by state) and `n_labelers`: two
-        grouped queries besides the sessions' own, whatever the number of sessions and items."""
-        sessions = list(self)
-        ids = [session.pk for session in sessions]
-        progress = Item.objects.filter(session_id__in=ids).progress_by_session()
-        labelers = dict(
-            LabelingSession.objects.filter(pk__in=ids)
-            .order_by()
-            .annotate(n=Count("labelers"))
-            .values_list("pk", "n")
-        )
-        for session in sessions:
-            session._progress = progress.get(session.pk, Progress())
-            session.n_labelers = labelers.get(session.pk, 0)
-        return sessions
 
 
 class LabelingSession(models.Model):
@@ -262,60 +202,6 @@ class LabelingSession(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def progress(self) -> Progress:
-        """Item counts by state: from `with_progress()` when it ran, else one query."""
-        if not hasattr(self, "_progress"):
-            self._progress = self.items.state_counts()
-        return self._progress
-
-    def labeler_progress(self, now: datetime | None = None) -> list[LabelerProgress]:
-        """One row per labeler: everyone assigned, plus anyone who worked on the session and was
-        unassigned since. Three queries whatever the number of labelers and items."""
-        now = now or timezone.now()
-        assignments = Assignment.objects.filter(item__session=self)
-        figures = {row["labeler_id"]: row for row in assignments.labeler_figures(now)}
-        medians = assignments.median_seconds_by_labeler()
-        assigned = set(self.labelers.values_list("pk", flat=True))
-        users = (
-            get_user_model()
-            .objects.filter(pk__in=assigned | set(figures))
-            .only("pk", "username", "first_name", "last_name", "is_active")
-            .order_by("username")
-        )
-        rows = []
-        for user in users:
-            row = figures.get(user.pk, {})
-            rows.append(
-                LabelerProgress(
-                    user=user,
-                    is_assigned=user.pk in assigned,
-                    assigned=row.get("assigned", 0),
-                    done=row.get("done", 0),
-                    skipped=row.get("skipped", 0),
-                    reserved=row.get("reserved", 0),
-                    flagged=row.get("flagged", 0),
-                    median_seconds=medians.get(user.pk),
-                    last_active=row.get("last_active"),
-                )
-            )
-        return rows
-
-
-@dataclass(frozen=True)
-class LabelerProgress:
-    """One labeler's work in one session (`LabelingSession.labeler_progress`)."""
-
-    user: object
-    is_assigned: bool
-    assigned: int  # items handed to them (reserved, submitted or skipped; not released)
-    done: int
-    skipped: int
-    reserved: int  # live reservations right now
-    flagged: int
-    median_seconds: float | None  # submitted_at - claimed_at, over their submitted items
-    last_active: datetime | None
-
 
 class SessionSchema(models.Model):
     """The ordered questions of a session."""
@@ -358,34 +244,6 @@ class ItemQuerySet(models.QuerySet["Item"]):
         return self.filter(
             session__status=SessionStatus.ACTIVE, session__blind=True, session__labelers=user
         ).exclude(Exists(finished))
-
-    def progress_by_session(self) -> dict[int, Progress]:
-        """Item counts by state for each session, in one grouped query."""
-        counts: dict[int, dict[str, int]] = defaultdict(dict)
-        rows = self.order_by().values("session_id", "state").annotate(n=Count("pk"))
-        for session_id, state, n in rows.values_list("session_id", "state", "n"):
-            counts[session_id][state] = n
-        return {
-            session_id: Progress(
-                complete=by_state.get(ItemState.COMPLETE, 0),
-                in_progress=by_state.get(ItemState.IN_PROGRESS, 0),
-                pending=by_state.get(ItemState.PENDING, 0),
-                skipped=by_state.get(ItemState.SKIPPED, 0),
-            )
-            for session_id, by_state in counts.items()
-        }
-
-    def state_counts(self) -> Progress:
-        """How many items are in each state, in one query."""
-        counts = dict(
-            self.order_by().values("state").annotate(n=Count("pk")).values_list("state", "n")
-        )
-        return Progress(
-            complete=counts.get(ItemState.COMPLETE, 0),
-            in_progress=counts.get(ItemState.IN_PROGRESS, 0),
-            pending=counts.get(ItemState.PENDING, 0),
-            skipped=counts.get(ItemState.SKIPPED, 0),
-        )
 
 
 class Item(models.Model):

@@ -6,10 +6,13 @@ so that a page's number of queries does not grow with its sessions, items or lab
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -19,6 +22,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 DONE_STATES = (AssignmentState.SUBMITTED, AssignmentState.SKIPPED)
+
+
+# --- a labeler's own progress (review app, home page) -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -108,3 +114,141 @@ def labeler_progress(
         remaining = 0 if with_remaining else None
         return LabelerProgress(total=0, submitted=0, skipped=0, remaining=remaining)
     return labeler_progress_of(row)
+
+
+# --- items by state (curators) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemCounts:
+    """How many items of a session are in each state, with shares for a progress bar."""
+
+    complete: int = 0
+    in_progress: int = 0
+    pending: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.complete + self.in_progress + self.pending + self.skipped
+
+    def _share(self, count: int) -> float:
+        return round(100 * count / self.total, 1) if self.total else 0.0
+
+    @property
+    def percent_complete(self) -> int:
+        return int(100 * self.complete / self.total) if self.total else 0
+
+    @property
+    def segments(self) -> list[dict]:
+        """Bar segments in display order: state, label, count and width in percent."""
+        return [
+            {"state": state, "label": label, "count": count, "share": self._share(count)}
+            for state, label, count in (
+                (ItemState.COMPLETE, "Complete", self.complete),
+                (ItemState.IN_PROGRESS, "In progress", self.in_progress),
+                (ItemState.SKIPPED, "Skipped", self.skipped),
+                (ItemState.PENDING, "Pending", self.pending),
+            )
+        ]
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.complete} of {self.total} complete, {self.in_progress} in progress, "
+            f"{self.skipped} skipped, {self.pending} pending"
+        )
+
+
+def _item_counts(by_state: dict[str, int]) -> ItemCounts:
+    return ItemCounts(
+        complete=by_state.get(ItemState.COMPLETE, 0),
+        in_progress=by_state.get(ItemState.IN_PROGRESS, 0),
+        pending=by_state.get(ItemState.PENDING, 0),
+        skipped=by_state.get(ItemState.SKIPPED, 0),
+    )
+
+
+def item_counts(items: QuerySet[Item]) -> ItemCounts:
+    """How many of `items` are in each state, in one query."""
+    return _item_counts(
+        dict(items.order_by().values("state").annotate(n=Count("pk")).values_list("state", "n"))
+    )
+
+
+def item_counts_by_session(items: QuerySet[Item]) -> dict[int, ItemCounts]:
+    """Item counts by state for each session of `items`, in one grouped query."""
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = items.order_by().values("session_id", "state").annotate(n=Count("pk"))
+    for session_id, state, n in rows.values_list("session_id", "state", "n"):
+        counts[session_id][state] = n
+    return {session_id: _item_counts(by_state) for session_id, by_state in counts.items()}
+
+
+def with_item_counts(sessions: Iterable[LabelingSession]) -> list[LabelingSession]:
+    """The sessions, each with `progress` (item counts by state) and `n_labelers`: two
+    grouped queries besides the sessions' own, whatever the number of sessions and items."""
+    sessions = list(sessions)
+    ids = [session.pk for session in sessions]
+    counts = item_counts_by_session(Item.objects.filter(session_id__in=ids))
+    labelers = dict(
+        LabelingSession.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(n=Count("labelers"))
+        .values_list("pk", "n")
+    )
+    for session in sessions:
+        session.progress = counts.get(session.pk, ItemCounts())
+        session.n_labelers = labelers.get(session.pk, 0)
+    return sessions
+
+
+# --- each labeler's figures (session dashboard, labelers page) ----------------------------------
+
+
+@dataclass(frozen=True)
+class LabelerFigures:
+    """One labeler's work in one session (`labeler_figures`)."""
+
+    user: object
+    is_assigned: bool
+    assigned: int  # items handed to them (reserved, submitted or skipped; not released)
+    done: int
+    skipped: int
+    reserved: int  # live reservations right now
+    flagged: int
+    median_seconds: float | None  # submitted_at - claimed_at, over their submitted items
+    last_active: datetime | None
+
+
+def labeler_figures(session: LabelingSession, now: datetime | None = None) -> list[LabelerFigures]:
+    """One row per labeler: everyone assigned, plus anyone who worked on the session and was
+    unassigned since. Three queries whatever the number of labelers and items."""
+    now = now or timezone.now()
+    assignments = Assignment.objects.filter(item__session=session)
+    figures = {row["labeler_id"]: row for row in assignments.labeler_figures(now)}
+    medians = assignments.median_seconds_by_labeler()
+    assigned = set(session.labelers.values_list("pk", flat=True))
+    users = (
+        get_user_model()
+        .objects.filter(pk__in=assigned | set(figures))
+        .only("pk", "username", "first_name", "last_name", "is_active")
+        .order_by("username")
+    )
+    rows = []
+    for user in users:
+        row = figures.get(user.pk, {})
+        rows.append(
+            LabelerFigures(
+                user=user,
+                is_assigned=user.pk in assigned,
+                assigned=row.get("assigned", 0),
+                done=row.get("done", 0),
+                skipped=row.get("skipped", 0),
+                reserved=row.get("reserved", 0),
+                flagged=row.get("flagged", 0),
+                median_seconds=medians.get(user.pk),
+                last_active=row.get("last_active"),
+            )
+        )
+    return rows

@@ -16,7 +16,7 @@ from accounts.access import is_curator
 from accounts.types import HtmxHttpRequest
 from explorer import access
 from labeling.models import LabelingSession, SessionStatus
-from labeling.progress import labeler_progress_of, with_labeler_progress
+from labeling.progress import labeler_progress_of, with_item_counts, with_labeler_progress
 from traces.models import Experiment, LifecycleStage, Trace
 
 RECENT_EXPERIMENTS = 12
@@ -59,11 +59,10 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
             .order_by("-updated_at", "-pk")
         )
     if curator:
-        sessions = (
+        sessions = with_item_counts(
             LabelingSession.objects.active()
             .select_related("experiment")
             .order_by("-updated_at", "-pk")[: SESSION_SUMMARY + 1]
-            .with_progress()
         )
         context["active_sessions"] = sessions[:SESSION_SUMMARY]
         context["more_sessions"] = len(sessions) > SESSION_SUMMARY

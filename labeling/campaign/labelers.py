@@ -1,7 +1,7 @@
 """Per-labeler statistics of a session: how much each labeler did, how fast, how often they
 agree with the others and with the adjudicated answers, and their progress over time.
 
-The counts come from `LabelingSession.labeler_progress`; agreement folds the session's cells
+The counts come from `labeling.progress.labeler_figures`; agreement folds the session's cells
 (`labeling.campaign.results.iter_cells`, in batches) so the figures match the agreement page;
 progress is one grouped query of submissions per hour.
 """
@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from labeling.campaign.charts import LineChart, bucket_for, cumulative_chart
 from labeling.campaign.results import iter_cells
-from labeling.models import Assignment, AssignmentState, LabelerProgress, LabelingSession
+from labeling.models import Assignment, AssignmentState, LabelingSession
+from labeling.progress import LabelerFigures, labeler_figures
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Share:
 
 @dataclass(frozen=True)
 class LabelerRow:
-    progress: LabelerProgress
+    progress: LabelerFigures
     colour: int | None  # their line's colour in the chart, None when they submitted nothing
     with_others: Share  # their answer vs each other labeler's on the same question and item
     with_others_items: int  # the items those comparisons come from
@@ -108,7 +109,7 @@ def _progress_chart(session: LabelingSession, names: dict[int, str]) -> LineChar
 
 
 def labeler_statistics(session: LabelingSession) -> LabelerStatistics:
-    progress = session.labeler_progress()
+    progress = labeler_figures(session)
     names = {row.user.pk: row.user.username for row in progress}
     others, finals, compared = _agreement(session)
     chart = _progress_chart(session, names)

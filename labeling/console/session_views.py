@@ -29,6 +29,7 @@ from labeling.console.views import (
     get_session_for_curator,
 )
 from labeling.models import Assignment, AssignmentState, Item, ItemState, LabelingSession
+from labeling.progress import item_counts, labeler_figures
 from traces.models import Experiment, Trace
 
 ITEMS_PER_PAGE = 50
@@ -159,11 +160,11 @@ def session_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )
         .order_by("-last_active_at", "-pk")[:50]
     )
-    progress = session.items.state_counts()
+    progress = item_counts(session.items.all())
     context = {
         "session": session,
         "progress": progress,
-        "labelers": session.labeler_progress(now),
+        "labelers": labeler_figures(session, now),
         "flagged": flagged,
         "items": items_page,
         "state": state,

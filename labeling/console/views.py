@@ -28,6 +28,7 @@ from accounts import services as accounts_services
 from accounts.access import curator_required, is_curator
 from accounts.types import HtmxHttpRequest
 from labeling.models import Item, LabelingSchema, LabelingSession, SessionStatus
+from labeling.progress import with_item_counts
 from traces.models import Experiment, LifecycleStage
 
 SESSIONS_PER_PAGE = 25
@@ -138,7 +139,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     else:
         experiment_id = ""
     page = _page(request, sessions, SESSIONS_PER_PAGE)
-    page.object_list = page.object_list.with_progress()
+    page.object_list = with_item_counts(page.object_list)
     context = {
         "experiments": experiments,
         "page": page,

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from labeling import services
 from labeling.models import LabelingSession, SessionSchema
+from labeling.progress import labeler_figures
 from tests.conftest import make_user
 from tests.factories import (
     make_assignment,
@@ -304,7 +305,7 @@ def test_dashboard_figures(curator_client, busy_session, labeler, other_labeler)
 
 @pytest.mark.postgres
 def test_dashboard_median_on_postgres(busy_session, labeler):
-    rows = {row.user.username: row for row in busy_session.labeler_progress()}
+    rows = {row.user.username: row for row in labeler_figures(busy_session)}
     assert rows["labeler"].median_seconds == pytest.approx(105)
 
 
