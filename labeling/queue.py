@@ -49,9 +49,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.db.models import (
     Case,
-    F,
-    FilteredRelation,
+    Exists,
     Min,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -160,19 +160,47 @@ def _earlier(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b < a else a
 
 
+# The fields a claim or a submit writes on an assignment (the rest are the labeler's flag).
+ASSIGNMENT_FIELDS = [
+    "state",
+    "claimed_at",
+    "lease_expires_at",
+    "submitted_at",
+    "skip_reason",
+    "last_active_at",
+]
+
+
 @dataclass
 class _Writes:
-    """Items whose counters changed in this transaction, written in one statement at the end."""
+    """What a transaction changes on assignments and items, written at its end: the assignments
+    in one upsert (a submitted one and the next one claimed alike), each changed item's counters
+    in one small update."""
 
+    assignments: list[Assignment] = field(default_factory=list)
     items: dict[int, Item] = field(default_factory=dict)
 
     def add(self, item: Item) -> None:
         self.items[item.pk] = item
 
     def flush(self) -> None:
-        if self.items:
-            Item.objects.bulk_update(list(self.items.values()), ITEM_COUNTERS)
-            self.items.clear()
+        if self.assignments:
+            # On (item, labeler): an existing row is updated, a new one inserted; the ids are
+            # set on the objects either way.
+            for assignment in self.assignments:
+                assignment.pk = None
+            Assignment.objects.bulk_create(
+                self.assignments,
+                update_conflicts=True,
+                unique_fields=["item", "labeler"],
+                update_fields=ASSIGNMENT_FIELDS,
+            )
+            self.assignments.clear()
+        for item in self.items.values():
+            Item.objects.filter(pk=item.pk).update(
+                **{name: getattr(item, name) for name in ITEM_COUNTERS}
+            )
+        self.items.clear()
 
 
 def _release_lapsed(item: Item, *, now: datetime, keep_labeler_id: int | None = None) -> None:
@@ -218,45 +246,26 @@ def candidates(
     session: LabelingSession,
     labeler: AbstractBaseUser,
     now: datetime,
-    window: QuerySet[Item, int] | None,
+    window: QuerySet[Any, int],
     exclude: Iterable[int] = (),
     items: QuerySet[Item] | None = None,
 ) -> QuerySet[Item]:
-    """Items of `session` that `labeler` may take, best first: their own live reservation, then
-    by position the items with a free slot (or a reservation that may have lapsed) that they
-    have not submitted or skipped, and their own lapsed reservations. Each carries `mine_id`
-    and `mine_state` (the labeler's assignment there, if any). `window` (ids of open items)
-    bounds the search. `items`: the queryset to narrow (e.g. with annotations of its own)."""
-    items = (Item.objects.all() if items is None else items).filter(session=session)
-    if window is not None:
-        items = items.filter(pk__in=window)
-    else:
-        items = items.exclude(state=ItemState.COMPLETE)
+    """The items of `window` (ids, by position) that `labeler` may take: with a free slot, or
+    a reservation that may have lapsed, and nothing of theirs there (no reservation, submission
+    or skip; a reservation of theirs that was released counts as nothing). `items`: the
+    queryset to narrow (e.g. with annotations of its own)."""
+    theirs = Assignment.objects.filter(item=OuterRef("pk"), labeler=labeler).exclude(
+        state=AssignmentState.RELEASED
+    )
+    items = (Item.objects.all() if items is None else items).filter(
+        Q(slots_held__lt=session.labels_per_item) | Q(lease_floor__lte=now),
+        session=session,
+        pk__in=window,
+    )
     exclude = list(exclude)
     if exclude:
         items = items.exclude(pk__in=exclude)
-    # The labeler's assignment of each item (one at most: `assignment_unique_labeler`).
-    return (
-        items.annotate(
-            mine=FilteredRelation("assignments", condition=Q(assignments__labeler=labeler)),
-            mine_id=F("mine__id"),
-            mine_state=F("mine__state"),
-        )
-        .filter(
-            Q(mine__state=AssignmentState.CLAIMED)
-            | (
-                (Q(mine__state__isnull=True) | Q(mine__state=AssignmentState.RELEASED))
-                & (Q(slots_held__lt=session.labels_per_item) | Q(lease_floor__lte=now))
-            )
-        )
-        .alias(
-            rank=Case(
-                When(mine__lease_expires_at__gt=now, then=Value(0)),  # only claims have leases
-                default=Value(1),
-            )
-        )
-        .order_by("rank", "position", "id")
-    )
+    return items.exclude(Exists(theirs)).order_by("position", "id")
 
 
 class _Locked:
@@ -264,6 +273,26 @@ class _Locked:
 
 
 LOCKED = _Locked()
+
+
+def _renew_own(
+    *, session: LabelingSession, labeler: AbstractBaseUser, now: datetime
+) -> Assignment | None:
+    """The labeler's own reservation in `session` (live first, then lapsed ones nobody took;
+    by position), locked with its item and extended; None when they hold none."""
+    own = (
+        lock(Assignment.objects.filter(labeler=labeler, item__session=session))
+        .filter(state=AssignmentState.CLAIMED)
+        .select_related("item__trace")
+        .alias(live=Case(When(lease_expires_at__gt=now, then=Value(0)), default=Value(1)))
+        .order_by("live", "item__position", "item_id")
+        .first()
+    )
+    if own is not None:
+        own.lease_expires_at = lease_end(session, now)
+        own.last_active_at = now
+        own.save(update_fields=["lease_expires_at", "last_active_at"])
+    return own
 
 
 def _take(
@@ -276,39 +305,26 @@ def _take(
 ) -> Assignment | None:
     """Reserve the locked candidate `item` (from `candidates`) for `labeler`; None when it
     turned out full (its lapsed reservations were live after all)."""
-    fields = {
-        "state": AssignmentState.CLAIMED,
-        "lease_expires_at": lease_end(session, now),
-        "last_active_at": now,
-    }
-    if item.mine_state == AssignmentState.CLAIMED:
-        # Their own reservation (live, or lapsed and nobody took it): it holds its slot still.
-        renewed = Assignment.objects.filter(pk=item.mine_id, state=AssignmentState.CLAIMED)
-        if not renewed.update(**fields):
-            raise Conflict
-        assignment = Assignment.objects.get(pk=item.mine_id)
-        assignment.item = item
-        return assignment
     if not _free_slot(
         item, labels_per_item=session.labels_per_item, now=now, labeler_id=labeler.pk
     ):
         writes.add(item)  # the lapsed reservations were counted again
         return None
-    fields |= {"claimed_at": now, "submitted_at": None, "skip_reason": ""}
-    if item.mine_id is None:
-        assignment = Assignment.objects.create(item=item, labeler=labeler, **fields)
-    else:
-        # An earlier reservation of theirs that was released: take it again.
-        again = Assignment.objects.filter(pk=item.mine_id).exclude(state__in=DONE_STATES)
-        if not again.update(**fields):
-            raise Conflict
-        assignment = Assignment(pk=item.mine_id, item=item, labeler=labeler, **fields)
-        assignment._state.adding = False
+    assignment = Assignment(
+        item=item,
+        labeler=labeler,
+        state=AssignmentState.CLAIMED,
+        claimed_at=now,
+        lease_expires_at=lease_end(session, now),
+        submitted_at=None,
+        skip_reason="",
+        last_active_at=now,
+    )
+    writes.assignments.append(assignment)
     item.slots_held += 1
-    item.lease_floor = _earlier(item.lease_floor, fields["lease_expires_at"])
+    item.lease_floor = _earlier(item.lease_floor, assignment.lease_expires_at)
     item.state = _item_state(item, session.labels_per_item)
     writes.add(item)
-    assignment.item = item
     return assignment
 
 
@@ -320,70 +336,44 @@ def _claim(
     writes: _Writes,
     exclude: Iterable[int] = (),
     wait: bool,
-    own_first: bool = True,
     items: QuerySet[Item] | None = None,
 ) -> Assignment | _Locked | None:
-    """Reserve the item `labeler` should work on next (see `claim_next_item`), inside the
-    caller's transaction. Without `wait`, never waits for a lock: LOCKED when every candidate
-    was locked by others (or when the search would have to wait to be sure). Without
-    `own_first`, their own reservation counts only among the first open items (submit &
-    next: they just finished the one they held)."""
+    """Reserve the first item by position that `labeler` may take (see `candidates`), inside
+    the caller's transaction, looking at the session's open items a window at a time. Without
+    `wait`, never waits for a lock: LOCKED when every candidate was locked by others (or
+    when the search would have to wait to be sure)."""
     tried = list(exclude)
     start, size = 0, CLAIM_WINDOW
-    if own_first:
-        # Their own live reservation, wherever it is in the session (the windows look at the
-        # first open items only).
-        window = (
-            Assignment.objects.live(now)
-            .filter(labeler=labeler, item__session=session)
-            .order_by("item__position", "item_id")
-            .values("item_id")[:1]
+
+    def first(window: QuerySet[Any, int], *, skip_locked: bool) -> Item | None:
+        found = candidates(
+            session=session,
+            labeler=labeler,
+            now=now,
+            window=window,
+            exclude=tried,
+            items=items,
         )
-    else:
-        window = _open_item_ids(session)[:size]
-    while True:
-        found = (
-            candidates(
-                session=session,
-                labeler=labeler,
-                now=now,
-                window=window,
-                exclude=tried,
-                items=items,
-            )
-            .select_related("trace")
-            .select_for_update(of=("self",), skip_locked=True)
+        return (
+            found.select_related("trace")
+            .select_for_update(of=("self",), skip_locked=skip_locked)
             .first()
         )
-        if found is not None:
-            assignment = _take(found, session=session, labeler=labeler, now=now, writes=writes)
-            if assignment is not None:
-                return assignment
-            tried.append(found.pk)
-            continue
-        if own_first:
-            own_first = False  # none: look at the open items
-            window = _open_item_ids(session)[:size]
-            continue
-        if _open_item_ids(session)[start + size : start + size + 1].exists():
+
+    while True:
+        found = first(_open_item_ids(session)[start : start + size], skip_locked=True)
+        if found is None and _open_item_ids(session)[start + size : start + size + 1].exists():
             start += size
             size = min(size * 2, CLAIM_WINDOW_MAX)
-            window = _open_item_ids(session)[start : start + size]
             continue
-        if not wait:
-            return LOCKED
-        # Every candidate left may be locked by other claimers right now: wait for the first
-        # one rather than tell the labeler that nothing is left.
-        found = (
-            candidates(
-                session=session, labeler=labeler, now=now, window=None, exclude=tried, items=items
-            )
-            .select_related("trace")
-            .select_for_update(of=("self",))
-            .first()
-        )
         if found is None:
-            return None
+            if not wait:
+                return LOCKED
+            # Every candidate left may be locked by other claimers right now: wait for the
+            # first one rather than tell the labeler that nothing is left.
+            found = first(_open_item_ids(session), skip_locked=False)
+            if found is None:
+                return None
         assignment = _take(found, session=session, labeler=labeler, now=now, writes=writes)
         if assignment is not None:
             return assignment
@@ -408,20 +398,20 @@ def claim_next_item(
     """The item `labeler` should work on next in `session`, reserved for them; None when
     nothing is left for them.
 
-    Their own live reservation comes first (its lease is extended). Otherwise the first item by
-    position that still needs labels and that they have not submitted or skipped is reserved.
+    Their own reservation comes first (its lease is extended): a live one, else one that lapsed
+    while nobody took the item. Otherwise the first item by position that still needs labels
+    and that they have not submitted or skipped is reserved.
     """
 
     @transaction.atomic
     def attempt() -> Assignment | None:
+        at = now or timezone.now()
+        own = _renew_own(session=session, labeler=labeler, now=at)
+        if own is not None:
+            own.item.session = session
+            return own
         writes = _Writes()
-        result = _claim(
-            session=session,
-            labeler=labeler,
-            now=now or timezone.now(),
-            writes=writes,
-            wait=True,
-        )
+        result = _claim(session=session, labeler=labeler, now=at, writes=writes, wait=True)
         writes.flush()
         assert not isinstance(result, _Locked)
         if result is not None:
@@ -584,16 +574,12 @@ def _store_answers(
         )
 
     if state != AssignmentState.SUBMITTED:
-        Assignment.objects.filter(pk=assignment.pk).update(
-            state=AssignmentState.SUBMITTED,
-            submitted_at=now,
-            last_active_at=now,
-            lease_expires_at=None,
-            skip_reason="",
-        )
         assignment.state = AssignmentState.SUBMITTED
         assignment.submitted_at = now
         assignment.lease_expires_at = None
+        assignment.skip_reason = ""
+        assignment.last_active_at = now
+        writes.assignments.append(assignment)
         item.submissions += 1
         item.state = _item_state(item, labels_per_item)
         writes.add(item)
@@ -649,24 +635,30 @@ def submit_and_claim_next(
     (read with its item locked, `lock`) and reserve the labeler's next item, read from `items`
     (with what its page needs) and with its trace.
 
-    Both items' counters are written in one statement. When the claim would have to wait for
+    Both assignments are written in one statement. When the claim would have to wait for
     other claimers' locks, the answers are still stored, and the claim is left to
-    `claim_next_item` after this transaction (`next` is then `LOCKED`)."""
+    `claim_next_item` after this transaction (`next` is then `LOCKED`). An item finished
+    earlier and submitted again leads back to the labeler's reservation, if they hold one."""
     if not sheet.is_valid():
         raise QueueError("The answers are not valid.")
     now = now or timezone.now()
+    was = assignment.state
     writes = _Writes()
     outcome = _store_answers(assignment, sheet, now=now, writes=writes)
-    nxt = _claim(
-        session=assignment.item.session,
-        labeler=assignment.labeler,
-        now=now,
-        writes=writes,
-        exclude=[assignment.item_id],
-        wait=False,
-        own_first=False,
-        items=items,
-    )
+    nxt: Assignment | _Locked | None = None
+    if was != AssignmentState.CLAIMED:
+        # Back on an item finished earlier: they may hold a reservation to return to.
+        nxt = _renew_own(session=assignment.item.session, labeler=assignment.labeler, now=now)
+    if nxt is None:
+        nxt = _claim(
+            session=assignment.item.session,
+            labeler=assignment.labeler,
+            now=now,
+            writes=writes,
+            exclude=[assignment.item_id],
+            wait=False,
+            items=items,
+        )
     writes.flush()
     return SubmitAndNext(outcome=outcome, next=nxt)  # type: ignore[arg-type]
 

@@ -79,17 +79,18 @@ def _questions(session: str) -> Subquery:
     )
 
 
-def _spans(trace: str, session: str) -> Subquery:
-    """The root span(s), and the spans of the types the session's questions target."""
-    targets = (
-        LabelingSchema.objects.filter(sessionschema__session_id=OuterRef(OuterRef(session)))
-        .exclude(target_span_type="")
-        .values("target_span_type")
-    )
-    spans = Span.objects.filter(
-        Q(parent_id__isnull=True) | Q(parent_id="") | Q(span_type__in=targets)
-    )
-    return rows_of(spans, fields=SPAN_FIELDS, inner="trace_id", outer=trace)
+def _spans(trace: str, session: str | None, *, root: bool = True) -> Subquery:
+    """The root span(s) (with `root`), and the spans of the types the session's questions
+    target (when `session` is given)."""
+    shown = Q(parent_id__isnull=True) | Q(parent_id="") if root else Q()
+    if session is not None:
+        targets = (
+            LabelingSchema.objects.filter(sessionschema__session_id=OuterRef(OuterRef(session)))
+            .exclude(target_span_type="")
+            .values("target_span_type")
+        )
+        shown |= Q(span_type__in=targets)
+    return rows_of(Span.objects.filter(shown), fields=SPAN_FIELDS, inner="trace_id", outer=trace)
 
 
 def _labels(trace: str, blind: str) -> Case:
@@ -116,7 +117,6 @@ def _assignments() -> QuerySet[Assignment]:
     )
     return Assignment.objects.select_related("item__session", "item__trace").annotate(
         question_rows=_questions("item__session_id"),
-        span_rows=_spans("item__trace_id", "item__session_id"),
         n_items=count_of(Item.objects.filter(session=session), "session"),
         n_mine=Subquery(mine.order_by().values("labeler").annotate(n=counts).values("n")),
     )
@@ -133,6 +133,7 @@ def _page() -> QuerySet[Assignment]:
         .values("item_id")
     )
     return SUBMIT.annotate(
+        span_rows=_spans("item__trace_id", "item__session_id"),
         label_rows=_labels("item__trace_id", "item__session__blind"),
         # The item finished before this one (or the last one finished, while this one is
         # being worked on).
@@ -151,9 +152,9 @@ def _page() -> QuerySet[Assignment]:
     )
 
 
-def _next_page() -> QuerySet[Item]:
+def _next_page(*, targets: bool) -> QuerySet[Item]:
     return Item.objects.select_related("trace").annotate(
-        span_rows=_spans("trace_id", "session_id"),
+        span_rows=_spans("trace_id", "session_id" if targets else None),
         label_rows=_labels("trace_id", "session__blind"),
     )
 
@@ -163,7 +164,8 @@ def _next_page() -> QuerySet[Item]:
 # A request narrows a copy with a filter.
 SUBMIT = _assignments()
 PAGE = _page()
-NEXT_PAGE = _next_page()
+NEXT_PAGE = _next_page(targets=True)
+NEXT_PAGE_ROOT = _next_page(targets=False)  # when no question targets spans
 
 
 def for_page(assignments: Q) -> QuerySet[Assignment]:
@@ -174,15 +176,27 @@ def for_page(assignments: Q) -> QuerySet[Assignment]:
 
 
 def for_submit(assignments: Q) -> QuerySet[Assignment]:
-    """`for_page` without what only the page itself shows (other labels, the previous item):
-    what a submit reads before it stores the answers."""
+    """`for_page` without what only the page shows (the spans, the other labels, the previous
+    item): what a submit reads before it stores the answers. (A submit that asks about spans
+    reads them with `targeted_spans`.)"""
     return SUBMIT.filter(assignments)
 
 
-def next_items() -> QuerySet[Item]:
+def targeted_spans(trace: Any, schemas: list[LabelingSchema]) -> list[Span]:
+    """The spans of the types the questions target (one query; none without such questions)."""
+    targets = {schema.target_span_type for schema in schemas if schema.target_span_type}
+    if not targets:
+        return []
+    found = Span.objects.filter(trace=trace, span_type__in=targets).order_by("start_time_ns", "id")
+    return list(found.only(*SPAN_FIELDS, "trace_id"))
+
+
+def next_items(schemas: list[LabelingSchema]) -> QuerySet[Item]:
     """Items with what the page of the next item shows (`spans`, `other_labels`), for the
     claim of the next item."""
-    return NEXT_PAGE
+    if any(schema.target_span_type for schema in schemas):
+        return NEXT_PAGE
+    return NEXT_PAGE_ROOT
 
 
 def questions(row: Any) -> list[LabelingSchema]:

@@ -100,9 +100,12 @@ def get_page_for_user(
 
 def _item_page(row: Any, assignment: Assignment, schemas: list | None = None) -> page.ItemPage:
     item = assignment.item
+    schemas = schemas if schemas is not None else page.questions(row)
     return page.ItemPage(
-        schemas=schemas if schemas is not None else page.questions(row),
-        spans=page.spans(row, item.trace),
+        schemas=schemas,
+        spans=page.spans(row, item.trace)
+        if hasattr(row, "span_rows")
+        else page.targeted_spans(item.trace, schemas),
         other_labels=page.other_labels(row, blind=item.session.blind, labeler=assignment.labeler)
         if hasattr(row, "label_rows")
         else None,
@@ -357,7 +360,7 @@ def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespo
                 done = queue.submit_and_claim_next(
                     assignment=assignment,
                     sheet=sheet,
-                    items=page.next_items() if _is_partial(request) else None,
+                    items=page.next_items(item_page.schemas) if _is_partial(request) else None,
                 )
             break
         except (queue.Conflict, IntegrityError):
@@ -392,7 +395,7 @@ def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespo
     nxt, nxt_page = done.next, None
     if nxt is queue.LOCKED:
         nxt = None  # the claim waits for other claimers' locks: on its own, now
-    elif nxt is not None and _is_partial(request):
+    elif nxt is not None and _is_partial(request) and hasattr(nxt.item, "span_rows"):
         nxt.labeler = request.user
         nxt.item.session = session
         nxt_page = _item_page(nxt.item, nxt, schemas=item_page.schemas)
