@@ -384,6 +384,11 @@ def test_rows_written_before_the_restructure_survive_it(back_to_latest):
     submitted = Assignment.objects.filter(item=first, state="submitted")
     assert {assignment.labeler for assignment in submitted} == labelers
     assert Assignment.objects.get(item=second).state == "claimed"
+    # The slot counters (labeling 0004) are counted from the assignments.
+    assert (first.slots_held, first.submissions, first.lease_floor) == (2, 2, None)
+    reserved = Assignment.objects.get(item=second)
+    assert (second.slots_held, second.submissions) == (1, 0)
+    assert second.lease_floor == reserved.lease_expires_at
     for answer in Answer.objects.filter(assignment__item=first).select_related("assessment"):
         assert answer.assessment.source_id == answer.assignment.labeler.username
         assert answer.assessment.trace == first.trace
