@@ -27,10 +27,20 @@ class InputType(models.TextChoices):
 # How agreement statistics treat a kind's values.
 Level = Literal["nominal", "interval", "set", "text"]
 
+# Limits of a question's settings (README, "Limits"): longer or more is refused, never cut.
+OPTIONS_MAX_COUNT = 200
+OPTION_MAX_LENGTH = 250
+PASS_FAIL_LABEL_MAX_LENGTH = 100
+
 
 def _clean_options(options: Any) -> list[str]:
     if not isinstance(options, list):
         raise ValidationError("Options must be a list.", code="options")
+    if len(options) > OPTIONS_MAX_COUNT:
+        raise ValidationError(
+            f"Give at most {OPTIONS_MAX_COUNT} options; there are {len(options):,}.",
+            code="options_count",
+        )
     cleaned = [str(option).strip() for option in options]
     cleaned = [option for option in cleaned if option]
     if not cleaned:
@@ -46,8 +56,10 @@ def _clean_options(options: Any) -> list[str]:
         raise ValidationError(
             f"Options must be unique; repeated: {', '.join(duplicates)}.", code="options_unique"
         )
-    if any(len(option) > 250 for option in cleaned):
-        raise ValidationError("Each option may be at most 250 characters.", code="options")
+    if any(len(option) > OPTION_MAX_LENGTH for option in cleaned):
+        raise ValidationError(
+            f"Each option may be at most {OPTION_MAX_LENGTH} characters.", code="options"
+        )
     return cleaned
 
 
@@ -125,8 +137,13 @@ class PassFail(InputSpec):
             raise ValidationError("Both labels are required.", code="labels_required")
         if positive.casefold() == negative.casefold():
             raise ValidationError("The two labels must differ.", code="labels_unique")
-        object.__setattr__(self, "positive_label", positive[:100])
-        object.__setattr__(self, "negative_label", negative[:100])
+        if max(len(positive), len(negative)) > PASS_FAIL_LABEL_MAX_LENGTH:
+            raise ValidationError(
+                f"Each label may be at most {PASS_FAIL_LABEL_MAX_LENGTH} characters.",
+                code="label_length",
+            )
+        object.__setattr__(self, "positive_label", positive)
+        object.__setattr__(self, "negative_label", negative)
 
     def clean(self, raw: list[str]) -> bool | None:
         values = [v for v in raw if v != ""]

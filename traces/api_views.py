@@ -23,13 +23,22 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts.api_auth import ApiRequest, api_error, token_required
 from traces import mlflow_api, otlp
 from traces.ingest.incremental import ingest_spans, upsert_trace_info
 from traces.ingest.records import loads_strict
 from traces.mlflow_api import ApiError, invalid, not_found
-from traces.models import NAME_MAX_LENGTH, Assessment, Experiment, LifecycleStage, Span, Trace
+from traces.models import (
+    NAME_MAX_LENGTH,
+    TAG_VALUE_MAX_LENGTH,
+    Assessment,
+    Experiment,
+    LifecycleStage,
+    Span,
+    Trace,
+)
 from traces.trace_search import SearchError, filter_q, parse_filter, parse_order_by
 
 # The MLflow server version this API answers to (`GET /version`). The SDK sends spans to
@@ -143,6 +152,7 @@ def version(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
+@csrf_exempt
 def endpoint_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Any other `/api/…` path: MLflow's answer for an endpoint a server does not have."""
     return api_error(
@@ -250,6 +260,10 @@ def experiment_create(request: ApiRequest) -> JsonResponse:
         isinstance(tag, dict) and isinstance(tag.get("key"), str) for tag in tags
     ):
         raise invalid("tags should be a list of {key, value} objects.")
+    for tag in tags:
+        if len(tag["key"]) > NAME_MAX_LENGTH:
+            raise invalid(f"A tag key is longer than {NAME_MAX_LENGTH} characters.")
+        _tag_value(str(tag.get("value", "")))
     with transaction.atomic():
         if Experiment.objects.filter(name=name).exists():
             raise ApiError("RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.")
@@ -257,6 +271,15 @@ def experiment_create(request: ApiRequest) -> JsonResponse:
             name=name, tags={tag["key"]: str(tag.get("value", "")) for tag in tags}
         )
     return ok({"experiment_id": experiment.experiment_id})
+
+
+def _tag_value(value: str) -> str:
+    if len(value) > TAG_VALUE_MAX_LENGTH:
+        raise invalid(
+            f"The tag value is {len(value):,} characters long; the limit is "
+            f"{TAG_VALUE_MAX_LENGTH:,}."
+        )
+    return value
 
 
 # --- traces ---------------------------------------------------------------------------------------
@@ -425,13 +448,17 @@ def trace_tags(request: ApiRequest, trace_id: str) -> JsonResponse:
     key = data.get("key")
     if not isinstance(key, str) or not key:
         raise invalid("key is required.")
+    if len(key) > NAME_MAX_LENGTH:
+        raise invalid(
+            f"The tag key is {len(key):,} characters long; the limit is {NAME_MAX_LENGTH}."
+        )
     with transaction.atomic():
         trace = Trace.objects.select_for_update().filter(trace_id=trace_id).first()
         if trace is None:
             raise not_found(f"Trace with ID {trace_id} is not found.")
         if request.method == "PATCH":
             value = data.get("value", "")
-            trace.tags[key] = value if isinstance(value, str) else json.dumps(value)
+            trace.tags[key] = _tag_value(value if isinstance(value, str) else json.dumps(value))
         elif key not in trace.tags:
             raise not_found(f"No tag with key {key!r} on trace {trace_id}.")
         else:

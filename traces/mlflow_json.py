@@ -578,6 +578,8 @@ def import_trace_file(
         return _failed(result, " ".join(exc.messages))
     except DatabaseError as exc:
         return _failed(result, f"the database refused the data: {exc}".strip())
+    except RecursionError:
+        return _failed(result, "its JSON nests too deeply to be read.")
     return result
 
 
