@@ -28,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.api_auth import ApiRequest, api_error, token_required
 from traces import mlflow_api, otlp
 from traces.ingest.incremental import ingest_spans, upsert_trace_info
-from traces.ingest.records import loads_strict
+from traces.ingest.records import loads_strict, strip_nul
 from traces.mlflow_api import ApiError, invalid, not_found
 from traces.models import (
     NAME_MAX_LENGTH,
@@ -103,11 +103,12 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         return {}
     try:
         data = loads_strict(raw)
-    except (ValueError, RecursionError) as exc:
-        raise invalid(f"The request body is not valid JSON: {exc}.") from None
+    except ValueError as exc:
+        raise invalid(f"The request body is not valid JSON: {str(exc).rstrip('.')}.") from None
     if not isinstance(data, dict):
         raise invalid("The request body should be a JSON object.")
-    return data
+    # PostgreSQL stores no U+0000: replaced, as the importers do.
+    return strip_nul(data) if b"\\u0000" in raw else data
 
 
 def ok(data: dict[str, Any] | None = None) -> JsonResponse:

@@ -131,7 +131,9 @@ def parse_request(data: bytes, content_type: str) -> ExportTraceServiceRequest:
     if kind == JSON:
         try:
             document = json.loads(data)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            raise OtlpError(depth_message("The body")) from None
+        except ValueError as exc:
             raise OtlpError(f"The body is not valid JSON: {exc}.") from None
         if not isinstance(document, dict):
             raise OtlpError("The body should be an OTLP JSON object with resourceSpans.")

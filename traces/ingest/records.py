@@ -200,6 +200,18 @@ def loads_strict(text: str | bytes) -> Any:
     return value
 
 
+def strip_nul(value: Any) -> Any:
+    """PostgreSQL cannot store U+0000 in text or jsonb: replace it with U+FFFD (in strings,
+    keys, lists and objects; values nest at most `JSON_MAX_DEPTH` deep)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return type(value)(strip_nul(item) for item in value)
+    if isinstance(value, dict):
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+    return value
+
+
 def decode_attribute_value(value: Any) -> Any:
     """MLflow stores every span attribute JSON-encoded in a string; other instrumentations write
     plain strings. Decode when the string is JSON, keep it as it is otherwise."""
