@@ -208,11 +208,14 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = (
         ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY") else None
     )
-    # HTTPS only: plain-HTTP requests are redirected, and browsers told to use HTTPS for a
-    # year. SECURE_SSL_REDIRECT=0 when a TLS-terminating proxy does the redirect itself (and
-    # does not pass X-Forwarded-Proto); SECURE_HSTS_SECONDS=0 to leave HSTS to the proxy.
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or 31_536_000)
+    # HTTPS only (unless SECURE_COOKIES=0, plain HTTP): plain-HTTP requests are redirected, and
+    # browsers told to use HTTPS for a year. SECURE_SSL_REDIRECT=0 when a TLS-terminating proxy
+    # does the redirect itself (and does not pass X-Forwarded-Proto); SECURE_HSTS_SECONDS=0 to
+    # leave HSTS to the proxy.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=SESSION_COOKIE_SECURE)
+    SECURE_HSTS_SECONDS = int(
+        os.environ.get("SECURE_HSTS_SECONDS") or (31_536_000 if SESSION_COOKIE_SECURE else 0)
+    )
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     # The header only allows submitting the domain to browsers' preload list; it enrolls nothing.
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)

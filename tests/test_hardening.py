@@ -21,7 +21,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from labeling.campaign import exports
@@ -454,7 +454,8 @@ def test_out_of_range_numbers_in_search(api, trace, filter_string, message):
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
-def test_unknown_api_paths_answer_mlflow_json(client, db, method):
+def test_unknown_api_paths_answer_mlflow_json(db, method):
+    client = Client(enforce_csrf_checks=True)  # as a browser or a script meets the server
     response = getattr(client, method)("/api/2.0/mlflow/no/such/endpoint")
     message = api_error(response, 404, "ENDPOINT_NOT_FOUND")
     assert message == (
