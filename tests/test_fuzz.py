@@ -10,6 +10,7 @@ runs in a savepoint that is rolled back, so examples do not see each other's row
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -257,12 +258,16 @@ filters = st.one_of(
 )
 
 
+def page_token(offset: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
 @FUZZ
 @given(
     filter_string=filters,
     order_by=st.lists(texts, max_size=2),
     max_results=json_values,
-    page_token=json_values,
+    page_token=json_values | json_values.map(page_token) | st.integers().map(page_token),
 )
 def test_search_api(api, trace, filter_string, order_by, max_results, page_token):
     body = {
@@ -275,6 +280,28 @@ def test_search_api(api, trace, filter_string, order_by, max_results, page_token
     response = api.post("/api/3.0/mlflow/traces/search", body)
     assert_answered(response)
     assert response["Content-Type"] == "application/json"
+
+
+numbers_as_text = st.one_of(
+    texts,
+    st.sampled_from(EDGE_NUMBERS),
+    st.integers(min_value=-(2**100), max_value=2**100).map(str),
+)
+
+
+@FUZZ
+@given(experiment_id=numbers_as_text, trace_id=texts, name=texts)
+def test_api_query_parameters(api, trace, experiment_id, trace_id, name):
+    for path, params in [
+        ("experiments/get", {"experiment_id": experiment_id}),
+        ("experiments/get-by-name", {"experiment_name": name}),
+        ("traces/get", {"trace_id": trace_id}),
+        ("traces/batchGet", {"trace_ids": [trace_id, trace.trace_id]}),
+        (f"traces/{trace_id or 'x'}", {}),
+    ]:
+        response = api.get(f"/api/3.0/mlflow/{path}", params)
+        assert_answered(response)
+        assert response["Content-Type"] == "application/json"
 
 
 # --- OTLP and import payloads -----------------------------------------------------------------

@@ -670,3 +670,15 @@ def test_nul_characters_in_api_bodies_are_replaced(api, trace):
     assert response.status_code == 200
     label = Assessment.objects.get()
     assert (label.name, label.value) == ("q\ufffd", "a\ufffdb")
+
+
+def test_a_forged_page_token_is_refused(api, trace):
+    import base64
+
+    token = base64.urlsafe_b64encode(json.dumps({"offset": 10**30}).encode()).decode()
+    body = {"experiment_ids": [str(trace.experiment_id)], "page_token": token}
+    message = api_error(api.post(mlflow("traces/search"), body), 400, "INVALID_PARAMETER_VALUE")
+    assert message == "The page_token is not one this server gave out."
+    for experiment_id in ("99999999999999999999", "1" * 400):
+        response = api.get(mlflow("experiments/get"), {"experiment_id": experiment_id})
+        assert response.status_code in (400, 404), response.content

@@ -47,6 +47,9 @@ MLFLOW_COMPATIBLE_VERSION = "3.5.0"
 SEARCH_DEFAULT_RESULTS = 100
 SEARCH_MAX_RESULTS = 500
 BATCH_GET_MAX_TRACES = 100
+# A search's page_token holds an offset; a larger one is not one this server gave out (and would
+# overflow the database's OFFSET).
+MAX_OFFSET = 10**12
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 
 View = Callable[..., HttpResponse]
@@ -372,7 +375,7 @@ def _page_offset(token: Any) -> int:
         offset = data["offset"]
     except (ValueError, TypeError, KeyError, binascii.Error):
         raise invalid("The page_token is not one this server gave out.") from None
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise invalid("The page_token is not one this server gave out.")
     return offset
 
