@@ -21,7 +21,7 @@ def lockout_message() -> str:
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return (
         "Too many failed sign-ins: this account (or this address) is locked for "
-        f"{minutes} minutes. Try again later, or ask a curator to unlock it."
+        f"{minutes} minutes. Try again later, or ask an administrator to unlock it."
     )
 
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 LOCKED = (
     "Too many failed sign-ins: this account (or this address) is locked for 15 minutes. "
-    "Try again later, or ask a curator to unlock it."
+    "Try again later, or ask an administrator to unlock it."
 )
 
 
