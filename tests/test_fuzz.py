@@ -1,7 +1,9 @@
-"""Fuzzing every way in (issue 14): Hypothesis makes form posts, MLflow API bodies, search
-filters, OTLP JSON requests and import files, with sizes around the limits, deep nesting,
-unicode and numbers at the edges (1e309, 2**64, NaN, 400 digits), and each must get an answer
-below 500 and leave nothing half-written (a refused request stores nothing).
+"""Fuzzing every way in (issue 14): Hypothesis makes form posts (a label in the explorer, the
+review app's answer sheet, trace list parameters), MLflow API bodies and query parameters,
+search filters and page tokens, OTLP JSON requests and import files, with sizes around the
+limits, deep nesting, unicode and numbers at the edges (1e309, 2**64, NaN, 400 digits), and
+each must get an answer below 500 and leave nothing half-written (a refused request stores
+nothing).
 
 The budget is fixed, so CI time stays bounded: `derandomize` (the same examples every run, no
 example database), `max_examples` per test, no deadline (the machine is shared). Each example
@@ -387,3 +389,65 @@ def test_import_files(curator_client, good, content):
         assert landed in (0, 1)
         assert Span.objects.count() == 3 * good + 2 * landed  # every span of what landed
         assert "fuzz.json" in response.content.decode()
+
+
+# --- the review app's answer sheet ------------------------------------------------------------
+
+
+@pytest.fixture
+def claimed(labeler):
+    """A labeler's reservation of an item asking a number (1-5), a text (20 characters), a
+    multi-select and a pass/fail question, with comments: (assignment, questions)."""
+    from labeling import queue
+    from tests.factories import make_review_session, make_schema
+
+    session = make_review_session(items=1, labelers=[labeler])
+    experiment = session.experiment
+    questions = [
+        session.schemas.get(),
+        make_schema(experiment, "score", "numeric", {"min_value": 1, "max_value": 5}),
+        make_schema(experiment, "note", "text", {"max_length": 20}, enable_comment=True),
+        make_schema(experiment, "tags", "categorical_list", {"options": ["a", "b"]}),
+    ]
+    for position, schema in enumerate(questions[1:], start=1):
+        session.sessionschema_set.create(schema=schema, position=position)
+    return queue.claim_next_item(session=session, labeler=labeler), questions
+
+
+answer_texts = st.one_of(texts, st.sampled_from(EDGE_NUMBERS), st.just("true"))
+# Answers each question takes, so that many examples submit.
+VALID = {
+    "correct": ["true", "false"],
+    "score": ["1", "2.5", "5"],
+    "note": ["fine", "too long? no"],
+    "tags": ["a", "b"],
+}
+
+
+@FUZZ
+@given(data=st.data())
+def test_review_submit(labeler_client, claimed, data):
+    from labeling.models import Answer
+
+    assignment, questions = claimed
+    post: dict[str, Any] = {}
+    for schema in questions:
+        field = f"q-{schema.pk}"
+        how = data.draw(st.sampled_from(["valid", "valid", "fuzz", "none"]), label=schema.name)
+        if how == "valid":
+            post[field] = [data.draw(st.sampled_from(VALID[schema.name]))]
+        elif how == "fuzz":
+            post[field] = data.draw(st.lists(answer_texts, min_size=1, max_size=3))
+        if not data.draw(st.integers(0, 3), label=f"comment {schema.name}"):
+            post[f"{field}-rationale"] = data.draw(texts)
+    url = reverse("review:submit", args=[assignment.item.session_id, assignment.item_id])
+    with rolled_back():
+        response = labeler_client.post(url, post)
+        assert_answered(response)
+        stored = Answer.objects.filter(assignment=assignment).count()
+        assert stored == Assessment.objects.count()  # every label stored is one of its answers
+        assignment.refresh_from_db()
+        if assignment.state == "submitted":
+            assert 1 <= stored <= len(questions)
+        else:
+            assert stored == 0  # refused: nothing of it stored
