@@ -682,3 +682,10 @@ def test_a_forged_page_token_is_refused(api, trace):
     for experiment_id in ("99999999999999999999", "1" * 400):
         response = api.get(mlflow("experiments/get"), {"experiment_id": experiment_id})
         assert response.status_code in (400, 404), response.content
+
+
+def test_a_bad_host_is_one_line_too(client, db, log_output):
+    response = client.get("/", HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
+    lines = log_output.getvalue().splitlines()
+    assert lines == ["refused GET / user=- status=400: Invalid HTTP_HOST header"]

@@ -14,6 +14,7 @@ from tests.factories import (
     make_chat_trace,
     make_review_session,
 )
+from traces.models import Assessment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,7 +73,15 @@ def test_no_page_violates_the_policy(page, login, curator, labeler):
     page.get_by_role("button", name="Sign out").click()
 
     login(admin)
-    for path in ("/admin/", "/admin/traces/assessment/", "/admin/auth/user/add/"):
+    label = Assessment.objects.first()
+    for path in (
+        "/admin/",
+        "/admin/traces/assessment/",
+        f"/admin/traces/assessment/{label.pk}/change/",
+        f"/admin/traces/trace/{trace.pk}/change/",
+        "/admin/axes/accessattempt/",
+        "/admin/auth/user/add/",
+    ):
         response = page.goto(path)
         assert response.status == 200, path
     assert violations == []
