@@ -59,7 +59,7 @@ EDGE_NUMBERS = [
 ]
 EDGE = "\x00edge\x00"  # stands for one of EDGE_NUMBERS until the body is written out
 
-texts = st.text(max_size=40) | st.sampled_from(["", " ", "\x00", "🙂" * 3, "=1+1", "x" * 5_001])
+texts = st.text(max_size=40) | st.sampled_from(["", " ", "\x00", "🙂" * 3, "=1+1", "x" * 20_001])
 scalars = (
     st.none()
     | st.booleans()

@@ -84,13 +84,13 @@ def test_explorer_refuses_a_rationale_over_the_limit(labeler_client, trace):
             "name": "quality",
             "data_type": "string",
             "value": "good",
-            "rationale": "x" * 5_001,
+            "rationale": "x" * 20_001,
         },
         headers=HTMX,
     )
     assert response.status_code == 200
     assert response.context["form"].errors["rationale"] == [
-        "Ensure this value has at most 5000 characters (it has 5001)."
+        "Ensure this value has at most 20000 characters (it has 20001)."
     ]
     assert not Assessment.objects.exists()
 
@@ -99,11 +99,11 @@ def test_explorer_edit_refuses_a_rationale_over_the_limit(labeler_client, labele
     label = make_feedback(trace, name="quality", value="ok", source=human(labeler))
     response = labeler_client.post(
         reverse("explorer:label_edit", args=[trace.trace_id, label.assessment_id]),
-        {"data_type": "string", "value": "better", "rationale": "x" * 5_001},
+        {"data_type": "string", "value": "better", "rationale": "x" * 20_001},
     )
     assert response.status_code == 200
     assert response.context["form"].errors["rationale"] == [
-        "Ensure this value has at most 5000 characters (it has 5001)."
+        "Ensure this value has at most 20000 characters (it has 20001)."
     ]
     assert list(Assessment.objects.values_list("value", flat=True)) == ["ok"]
 
@@ -111,9 +111,9 @@ def test_explorer_edit_refuses_a_rationale_over_the_limit(labeler_client, labele
 def test_api_refuses_long_rationale_and_error_message(api, trace):
     path = mlflow(f"traces/{trace.trace_id}/assessments")
     body = {"assessment": {"assessment_name": "q", "feedback": {"value": 1}}}
-    body["assessment"]["rationale"] = "x" * 5_001
+    body["assessment"]["rationale"] = "x" * 20_001
     message = api_error(api.post(path, body), 400, "INVALID_PARAMETER_VALUE")
-    assert message == "The rationale is 5,001 characters long; the limit is 5,000."
+    assert message == "The rationale is 20,001 characters long; the limit is 20,000."
     error = {"error_code": "TIMEOUT", "error_message": "y" * 10_001}
     body = {"assessment": {"assessment_name": "q", "feedback": {"error": error}}}
     message = api_error(api.post(path, body), 400, "INVALID_PARAMETER_VALUE")
@@ -128,9 +128,9 @@ def test_api_refuses_long_rationale_and_error_message(api, trace):
 def test_api_update_refuses_a_long_rationale(api, trace):
     label = make_feedback(trace, name="q", value=1)
     path = mlflow(f"traces/{trace.trace_id}/assessments/{label.assessment_id}")
-    body = {"assessment": {"rationale": "x" * 5_001}, "update_mask": "rationale"}
+    body = {"assessment": {"rationale": "x" * 20_001}, "update_mask": "rationale"}
     message = api_error(api.patch(path, body), 400, "INVALID_PARAMETER_VALUE")
-    assert message == "The rationale is 5,001 characters long; the limit is 5,000."
+    assert message == "The rationale is 20,001 characters long; the limit is 20,000."
     label.refresh_from_db()
     assert label.rationale == ""
 

@@ -22,7 +22,7 @@ PREVIEW_MAX_LENGTH = 1000
 # Limits of what people and clients write (README, "Limits"). Each is stated once, here or in
 # `traces.services` (sizes of JSON values), and checked by the same validator whether the text
 # comes from a form, the API or an import: longer input is refused, never cut.
-RATIONALE_MAX_LENGTH = 5_000
+RATIONALE_MAX_LENGTH = 20_000  # LLM judges explain at length; people rarely near it
 ERROR_MESSAGE_MAX_LENGTH = 10_000
 TAG_VALUE_MAX_LENGTH = 8_000
 

@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='assessment',
             name='rationale',
-            field=models.TextField(blank=True, max_length=5000),
+            field=models.TextField(blank=True, max_length=20000),
         ),
         migrations.AddIndex(
             model_name='assessment',
