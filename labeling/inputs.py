@@ -36,11 +36,6 @@ PASS_FAIL_LABEL_MAX_LENGTH = 100
 def _clean_options(options: Any) -> list[str]:
     if not isinstance(options, list):
         raise ValidationError("Options must be a list.", code="options")
-    if len(options) > OPTIONS_MAX_COUNT:
-        raise ValidationError(
-            f"Give at most {OPTIONS_MAX_COUNT} options; there are {len(options):,}.",
-            code="options_count",
-        )
     cleaned = [str(option).strip() for option in options]
     cleaned = [option for option in cleaned if option]
     if not cleaned:
@@ -105,6 +100,11 @@ class InputSpec:
     def to_config(self) -> dict[str, Any]:
         return asdict(self)
 
+    def check_limits(self) -> None:
+        """The limits on a question's settings (OPTIONS_MAX_COUNT, …): checked when a curator
+        saves them (`labeling.services`, the console form), not when a stored schema is read,
+        so that questions saved before a limit existed still load. ValidationError."""
+
     def clean(self, raw: list[str]) -> Any:
         """The assessment value for `raw`, None when unanswered; ValidationError when invalid."""
         raise NotImplementedError
@@ -137,11 +137,6 @@ class PassFail(InputSpec):
             raise ValidationError("Both labels are required.", code="labels_required")
         if positive.casefold() == negative.casefold():
             raise ValidationError("The two labels must differ.", code="labels_unique")
-        if max(len(positive), len(negative)) > PASS_FAIL_LABEL_MAX_LENGTH:
-            raise ValidationError(
-                f"Each label may be at most {PASS_FAIL_LABEL_MAX_LENGTH} characters.",
-                code="label_length",
-            )
         object.__setattr__(self, "positive_label", positive)
         object.__setattr__(self, "negative_label", negative)
 
@@ -170,6 +165,14 @@ class PassFail(InputSpec):
     def display(self, value: Any) -> str:
         return self.positive_label if value else self.negative_label
 
+    def check_limits(self) -> None:
+        for label in (self.positive_label, self.negative_label):
+            if len(label) > PASS_FAIL_LABEL_MAX_LENGTH:
+                raise ValidationError(
+                    f"Each label may be at most {PASS_FAIL_LABEL_MAX_LENGTH} characters.",
+                    code="label_length",
+                )
+
 
 @dataclass(frozen=True)
 class Categorical(InputSpec):
@@ -186,6 +189,13 @@ class Categorical(InputSpec):
     @property
     def is_multi(self) -> bool:
         return self.multi
+
+    def check_limits(self) -> None:
+        if len(self.options) > OPTIONS_MAX_COUNT:
+            raise ValidationError(
+                f"Give at most {OPTIONS_MAX_COUNT} options; there are {len(self.options):,}.",
+                code="options_count",
+            )
 
     def clean(self, raw: list[str]) -> str | list[str] | None:
         values = [v for v in raw if v != ""]

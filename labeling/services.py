@@ -127,6 +127,12 @@ def _check_name_free(experiment: Experiment, name: str, *, exclude_pk: int | Non
 
 
 def _apply_fields(schema: LabelingSchema, fields: SchemaFields) -> None:
+    try:
+        fields.spec.check_limits()
+    except ValidationError as error:
+        raise _error(
+            " ".join(error.messages), code=error.code or "limits", field="options"
+        ) from None
     schema.name = validate_name(fields.name)
     schema.kind = fields.kind
     schema.title = _check_length(

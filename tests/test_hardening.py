@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, RequestFactory
@@ -205,6 +206,37 @@ def test_schema_settings_over_the_limits_are_refused(curator_client, overrides, 
     assert response.status_code == 200
     assert response.context["form"].errors[field] == [message]
     assert not LabelingSchema.objects.exists()
+
+
+def test_questions_saved_before_the_limits_still_load(curator_client):
+    """The limits on options are checked when a question is saved, not when it is read."""
+    from labeling import services
+
+    experiment = make_experiment()
+    schema = LabelingSchema.objects.create(
+        experiment=experiment,
+        name="legacy",
+        title="Legacy?",
+        input_type="categorical",
+        input_config={"options": [f"option {n}" for n in range(300)], "multi": False},
+    )
+    assert len(schema.spec.options) == 300
+    page = curator_client.get(reverse("console:schema_detail", args=[experiment.pk, schema.pk]))
+    assert page.status_code == 200
+    fields = services.SchemaFields(
+        name="legacy",
+        kind="feedback",
+        title="Renamed?",
+        instruction="",
+        enable_comment=False,
+        target_span_type="",
+        spec=schema.spec,
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.update_schema(schema=schema, fields=fields)
+    assert refused.value.messages == ["Give at most 200 options; there are 300."]
+    schema.refresh_from_db()
+    assert schema.title == "Legacy?"
 
 
 def test_label_writes_are_rate_limited_per_user(labeler_client, labeler, trace, settings):

@@ -252,7 +252,7 @@ class SchemaForm(ConsoleFormMixin, forms.Form):
             if isinstance(value, bool):
                 continue  # a switch cannot be wrong on its own
             try:
-                parse_input(input_type, {name: value})
+                parse_input(input_type, {name: value}).check_limits()
             except ValidationError as error:
                 if error.code not in CROSS_FIELD_ERRORS:
                     self.add_error(name, error.messages)
