@@ -15,6 +15,9 @@ from django.utils import timezone
 from accounts.models import TOKEN_NAME_MAX_LENGTH, TOKEN_PREFIX, ApiToken
 
 LABELERS_GROUP = "labelers"
+# Names no account may have: the source id API clients get when they name no source
+# (`traces.services.DEFAULT_SOURCE_ID`), so that such labels can never look like someone's.
+RESERVED_USERNAMES = frozenset({"default"})
 
 # `last_used_at` is written at most this often per token, so busy clients cost no write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -83,6 +86,17 @@ def revoke_api_token(*, token: ApiToken) -> ApiToken:
 # --- labelers ----------------------------------------------------------------------------------
 
 
+def validate_username(username: str) -> str:
+    """Refuse the reserved names (in any case)."""
+    if (username or "").strip().casefold() in RESERVED_USERNAMES:
+        raise ValidationError(
+            f"“{username}” is reserved (it stands for labels of no one in particular); "
+            "choose another username.",
+            code="username_reserved",
+        )
+    return username
+
+
 def labelers_group() -> Group:
     group, _ = Group.objects.get_or_create(name=LABELERS_GROUP)
     return group
@@ -98,6 +112,7 @@ def create_labeler(
     last_name: str = "",
 ) -> User:
     """A labeler account: an ordinary user in the "labelers" group (validated by the form)."""
+    validate_username(username)
     user = User.objects.create_user(
         username=username,
         password=password,

@@ -19,6 +19,9 @@ The rule
 - Anonymous users see nothing (the login middleware sends them to the login page first).
 - Changing a label: curators change any; everyone else only the HUMAN labels they made, on traces
   they may see. Anything the user may not see is a 404, never a 403, so existence does not leak.
+- "The labels they made" are those their account made in the explorer or the review app
+  (`Assessment.created_by`), never a match of the source id with their username: API clients
+  name sources freely (and one that names none gets "default").
 
 Reads for curators are the plain querysets (no extra joins or subqueries); the narrowing for
 labelers is a semi-join on the items of their open sessions (`labeling.models`:
@@ -47,15 +50,16 @@ from traces.models import (
 
 
 def _own(user: User) -> Q:
-    """Labels the user made in the UI (or the review app): HUMAN, source id = their login."""
-    return Q(source_type=SourceType.HUMAN, source_id=user.get_username())
+    """Labels the user's account made in the UI (or the review app): HUMAN, `created_by` them."""
+    return Q(source_type=SourceType.HUMAN, created_by=user.pk)
 
 
 def is_own_label(user: User, assessment: Assessment) -> bool:
     return bool(
         user.is_authenticated
         and assessment.source_type == SourceType.HUMAN
-        and assessment.source_id == user.get_username()
+        and assessment.created_by_id is not None
+        and assessment.created_by_id == user.pk
     )
 
 

@@ -13,7 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from traces import services
-from traces.models import NAME_MAX_LENGTH, AssessmentKind
+from traces.models import NAME_MAX_LENGTH, RATIONALE_MAX_LENGTH, AssessmentKind
 from traces.values import DataType, data_type_of, parse_json, parse_number, value_as_text
 
 BOOLEAN_CHOICES = [("true", "True"), ("false", "False")]
@@ -33,6 +33,7 @@ class LabelValueForm(forms.Form):
     rationale = forms.CharField(
         label="Rationale",
         required=False,
+        max_length=RATIONALE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Optional: why this value?"}),
         help_text="Optional notes about the value.",
     )

@@ -63,11 +63,17 @@ class Page:
         return shown
 
 
+# Deeper pages are clamped to this one (an empty page past the end): any number a URL carries
+# stays a valid OFFSET, far below the 64-bit limit of the databases.
+MAX_PAGE = 1_000_000
+
+
 def page_number(raw: str | None) -> int:
-    try:
-        return max(1, int(raw or 1))
-    except (TypeError, ValueError):
-        return 1
+    """The page asked for: 1 for anything that is not a number, at most `MAX_PAGE`."""
+    text = (raw or "").strip()
+    if not text.isdigit() or len(text) > len(str(MAX_PAGE)):
+        return MAX_PAGE if text.isdigit() else 1
+    return min(max(1, int(text)), MAX_PAGE)
 
 
 def paginate(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, Subquery
@@ -501,8 +503,26 @@ def _pane(request: HtmxHttpRequest, trace: Trace, span: Span | None, **kw: Any) 
     return reswap(retarget(response, "#assessments"), "outerHTML")
 
 
+def writing_too_fast(request: HtmxHttpRequest) -> str:
+    """The refusal when the user made `settings.LABEL_WRITES_PER_MINUTE` labels (new ones and
+    edits) in the last minute, else "": one user cannot flood a trace with labels."""
+    limit = settings.LABEL_WRITES_PER_MINUTE
+    since = timezone.now() - timedelta(minutes=1)
+    recent = Assessment.objects.filter(created_by=request.user.pk, create_time__gte=since)
+    if recent.order_by()[:limit].count() < limit:
+        return ""
+    return (
+        f"You changed {limit} labels in the last minute, the most there may be; wait a moment "
+        "and save again."
+    )
+
+
 def _source(request: HtmxHttpRequest) -> services.Source:
-    return services.Source(source_type=SourceType.HUMAN, source_id=request.user.get_username())
+    return services.Source(
+        source_type=SourceType.HUMAN,
+        source_id=request.user.get_username(),
+        user_id=request.user.pk,
+    )
 
 
 @require_POST
@@ -516,6 +536,8 @@ def label_create(request: HtmxHttpRequest, trace_id: str) -> HttpResponse:
             return render(request, "components/_label_fields.html#value-field", {"form": form})
         return _trace_page(request, trace, span.span_id if span else None, form=form)
     form = AddLabelForm(request.POST)
+    if form.is_valid() and (too_fast := writing_too_fast(request)):
+        form.add_error(None, too_fast)
     if form.is_valid():
         data = form.cleaned_data
         target = None if _is_root(span) else span.span_id
@@ -570,6 +592,8 @@ def label_edit(request: HtmxHttpRequest, trace_id: str, assessment_id: str) -> H
     if request.method == "POST" and "change_type" in request.POST:
         if request.htmx:
             return render(request, "components/_label_fields.html#value-field", {"form": form})
+    elif request.method == "POST" and form.is_valid() and (too_fast := writing_too_fast(request)):
+        form.add_error(None, too_fast)
     elif request.method == "POST" and form.is_valid():
         try:
             new = labeling_services.override_assessment(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -27,13 +28,39 @@ from traces import admin as traces_admin
 from traces.admin import INLINE_LIMIT, LimitedInlineFormSet, change_url, changelist_url
 from traces.models import Assessment
 
-# Assessments may be labeling answers: deleting one in the admin goes through labeling's service,
-# which moves an answer on a deleted override back to the label it replaced.
 admin.site.unregister(Assessment)
 
 
+class AnswerAssessmentForm(traces_admin.AssessmentAdminForm):
+    """An edit of a label that is a labeling answer must still answer its question (the
+    schema version it answered), keep its name and its session links."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        answer = services.answer_of(self.instance.pk) if self.instance.pk else None
+        if answer is None or self.errors:
+            return cleaned
+        try:
+            cleaned["value"] = services.check_answer_value(
+                answer, cleaned.get("value"), name=cleaned.get("name")
+            )
+        except ValidationError as error:
+            self.add_error("value" if error.code == "answer_value" else "name", error)
+            return cleaned
+        metadata = cleaned.get("metadata") or {}
+        for key in services.LINK_METADATA_KEYS:
+            if key in (self.initial.get("metadata") or {}):
+                metadata[key] = self.initial["metadata"][key]
+        cleaned["metadata"] = metadata
+        return cleaned
+
+
+# Assessments may be labeling answers: deleting one in the admin goes through labeling's service,
+# which moves an answer on a deleted override back to the label it replaced; editing one is
+# checked against its question.
 @admin.register(Assessment)
 class AssessmentAdmin(traces_admin.AssessmentAdmin):
+    form = AnswerAssessmentForm
     delete_assessment = staticmethod(services.delete_assessment)
 
 

@@ -18,9 +18,7 @@ from django.core.exceptions import ValidationError
 
 from labeling.inputs import InputSpec
 from labeling.models import LabelingSchema
-from traces.models import Span
-
-RATIONALE_MAX_LENGTH = 5000
+from traces.models import RATIONALE_MAX_LENGTH, Span
 
 # A question's key: (schema id, span id or "" for the trace).
 QuestionKey = tuple[int, str]

@@ -27,6 +27,11 @@ class InputType(models.TextChoices):
 # How agreement statistics treat a kind's values.
 Level = Literal["nominal", "interval", "set", "text"]
 
+# Limits of a question's settings (README, "Limits"): longer or more is refused, never cut.
+OPTIONS_MAX_COUNT = 200
+OPTION_MAX_LENGTH = 250
+PASS_FAIL_LABEL_MAX_LENGTH = 100
+
 
 def _clean_options(options: Any) -> list[str]:
     if not isinstance(options, list):
@@ -46,8 +51,10 @@ def _clean_options(options: Any) -> list[str]:
         raise ValidationError(
             f"Options must be unique; repeated: {', '.join(duplicates)}.", code="options_unique"
         )
-    if any(len(option) > 250 for option in cleaned):
-        raise ValidationError("Each option may be at most 250 characters.", code="options")
+    if any(len(option) > OPTION_MAX_LENGTH for option in cleaned):
+        raise ValidationError(
+            f"Each option may be at most {OPTION_MAX_LENGTH} characters.", code="options"
+        )
     return cleaned
 
 
@@ -93,6 +100,11 @@ class InputSpec:
     def to_config(self) -> dict[str, Any]:
         return asdict(self)
 
+    def check_limits(self) -> None:
+        """The limits on a question's settings (OPTIONS_MAX_COUNT, …): checked when a curator
+        saves them (`labeling.services`, the console form), not when a stored schema is read,
+        so that questions saved before a limit existed still load. ValidationError."""
+
     def clean(self, raw: list[str]) -> Any:
         """The assessment value for `raw`, None when unanswered; ValidationError when invalid."""
         raise NotImplementedError
@@ -125,8 +137,8 @@ class PassFail(InputSpec):
             raise ValidationError("Both labels are required.", code="labels_required")
         if positive.casefold() == negative.casefold():
             raise ValidationError("The two labels must differ.", code="labels_unique")
-        object.__setattr__(self, "positive_label", positive[:100])
-        object.__setattr__(self, "negative_label", negative[:100])
+        object.__setattr__(self, "positive_label", positive)
+        object.__setattr__(self, "negative_label", negative)
 
     def clean(self, raw: list[str]) -> bool | None:
         values = [v for v in raw if v != ""]
@@ -153,6 +165,14 @@ class PassFail(InputSpec):
     def display(self, value: Any) -> str:
         return self.positive_label if value else self.negative_label
 
+    def check_limits(self) -> None:
+        for label in (self.positive_label, self.negative_label):
+            if len(label) > PASS_FAIL_LABEL_MAX_LENGTH:
+                raise ValidationError(
+                    f"Each label may be at most {PASS_FAIL_LABEL_MAX_LENGTH} characters.",
+                    code="label_length",
+                )
+
 
 @dataclass(frozen=True)
 class Categorical(InputSpec):
@@ -169,6 +189,13 @@ class Categorical(InputSpec):
     @property
     def is_multi(self) -> bool:
         return self.multi
+
+    def check_limits(self) -> None:
+        if len(self.options) > OPTIONS_MAX_COUNT:
+            raise ValidationError(
+                f"Give at most {OPTIONS_MAX_COUNT} options; there are {len(self.options):,}.",
+                code="options_count",
+            )
 
     def clean(self, raw: list[str]) -> str | list[str] | None:
         values = [v for v in raw if v != ""]

@@ -31,6 +31,12 @@ from django.utils import timezone
 from labeling.inputs import InputSpec, InputType, parse_input
 from traces.models import NAME_MAX_LENGTH, Assessment, AssessmentKind, Experiment, Trace
 
+# Limits of what curators and labelers write (README, "Limits"); the forms and services read
+# them from here. Options and pass/fail labels are `labeling.inputs`'.
+INSTRUCTIONS_MAX_LENGTH = 20_000  # a session's instructions, a question's instruction
+TITLE_MAX_LENGTH = 500
+REASON_MAX_LENGTH = 2_000  # why a labeler skipped or flagged an item
+
 
 class LabelingSchemaQuerySet(models.QuerySet["LabelingSchema"]):
     def active(self) -> LabelingSchemaQuerySet:
@@ -51,8 +57,12 @@ class LabelingSchema(models.Model):
     kind = models.CharField(
         "type", max_length=12, choices=AssessmentKind.choices, default=AssessmentKind.FEEDBACK
     )
-    title = models.CharField(max_length=500, help_text="The question, as labelers read it.")
-    instruction = models.TextField(blank=True, help_text="Markdown; rendered sanitised.")
+    title = models.CharField(
+        max_length=TITLE_MAX_LENGTH, help_text="The question, as labelers read it."
+    )
+    instruction = models.TextField(
+        blank=True, max_length=INSTRUCTIONS_MAX_LENGTH, help_text="Markdown; rendered sanitised."
+    )
     enable_comment = models.BooleanField(
         default=False, help_text="Ask labelers for a rationale with their answer."
     )
@@ -146,7 +156,9 @@ class LabelingSession(models.Model):
         Experiment, on_delete=models.CASCADE, related_name="labeling_sessions"
     )
     name = models.CharField(max_length=NAME_MAX_LENGTH)
-    instructions = models.TextField(blank=True, help_text="Markdown; rendered sanitised.")
+    instructions = models.TextField(
+        blank=True, max_length=INSTRUCTIONS_MAX_LENGTH, help_text="Markdown; rendered sanitised."
+    )
     schemas = models.ManyToManyField(
         LabelingSchema, through="SessionSchema", related_name="sessions", blank=True
     )
@@ -411,9 +423,9 @@ class Assignment(models.Model):
     claimed_at = models.DateTimeField(default=timezone.now)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
-    skip_reason = models.TextField(blank=True)
+    skip_reason = models.TextField(blank=True, max_length=REASON_MAX_LENGTH)
     flagged = models.BooleanField(default=False)
-    flag_reason = models.TextField(blank=True)
+    flag_reason = models.TextField(blank=True, max_length=REASON_MAX_LENGTH)
     last_active_at = models.DateTimeField(default=timezone.now)
 
     objects = AssignmentQuerySet.as_manager()

@@ -60,6 +60,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from labeling.models import (
+    REASON_MAX_LENGTH,
     Answer,
     Assignment,
     AssignmentState,
@@ -76,8 +77,8 @@ if TYPE_CHECKING:
 
     from labeling.forms import AnswerSheet, Question
 
-FLAG_REASON_MAX_LENGTH = 2000
-SKIP_REASON_MAX_LENGTH = 2000
+FLAG_REASON_MAX_LENGTH = REASON_MAX_LENGTH
+SKIP_REASON_MAX_LENGTH = REASON_MAX_LENGTH
 DONE_STATES = (AssignmentState.SUBMITTED, AssignmentState.SKIPPED)
 # A claim looks at the session's open items this many at a time (by position), doubling up to
 # the cap: whatever the planner believes about a session created a moment ago, a claim reads a
@@ -527,7 +528,9 @@ def _store_answers(
         )
     }
     source = services.Source(
-        source_type=SourceType.HUMAN, source_id=assignment.labeler.get_username()
+        source_type=SourceType.HUMAN,
+        source_id=assignment.labeler.get_username(),
+        user_id=assignment.labeler_id,
     )
     new_questions: list[Question] = []
     new_labels = []

@@ -8,6 +8,7 @@ field is to blame, `error.field` names it), and nothing is written.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from labeling.inputs import InputSpec
+from labeling.inputs import InputSpec, parse_input
 from labeling.models import (
+    INSTRUCTIONS_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
     Adjudication,
     Answer,
     Assignment,
@@ -61,6 +64,18 @@ def _error(message: str, *, code: str, field: str | None = None) -> ValidationEr
     error = ValidationError(message, code=code)
     error.field = field  # type: ignore[attr-defined]
     return error
+
+
+def _check_length(text: str, *, limit: int, what: str, field: str) -> str:
+    if len(text) > limit:
+        raise _error(
+            f"The {what} are {len(text):,} characters long; the limit is {limit:,}."
+            if what.endswith("s")
+            else f"The {what} is {len(text):,} characters long; the limit is {limit:,}.",
+            code="too_long",
+            field=field,
+        )
+    return text
 
 
 # --- schemas -------------------------------------------------------------------------------------
@@ -112,10 +127,20 @@ def _check_name_free(experiment: Experiment, name: str, *, exclude_pk: int | Non
 
 
 def _apply_fields(schema: LabelingSchema, fields: SchemaFields) -> None:
+    try:
+        fields.spec.check_limits()
+    except ValidationError as error:
+        raise _error(
+            " ".join(error.messages), code=error.code or "limits", field="options"
+        ) from None
     schema.name = validate_name(fields.name)
     schema.kind = fields.kind
-    schema.title = fields.title
-    schema.instruction = fields.instruction
+    schema.title = _check_length(
+        fields.title, limit=TITLE_MAX_LENGTH, what="question", field="title"
+    )
+    schema.instruction = _check_length(
+        fields.instruction, limit=INSTRUCTIONS_MAX_LENGTH, what="instructions", field="instruction"
+    )
     schema.enable_comment = fields.enable_comment
     schema.target_span_type = fields.target_span_type
     schema.input_type = fields.spec.input_type
@@ -236,6 +261,12 @@ class SessionFields:
 
 
 def _check_session_fields(experiment: Experiment, fields: SessionFields) -> None:
+    _check_length(
+        fields.instructions,
+        limit=INSTRUCTIONS_MAX_LENGTH,
+        what="instructions",
+        field="instructions",
+    )
     if not 1 <= fields.labels_per_item <= 10:
         raise _error(
             "Labels per item must be between 1 and 10.", code="labels_per_item",
@@ -583,16 +614,148 @@ def _follow(replaced_pk: int, current_pk: int) -> None:
     Adjudication.objects.filter(assessment_id=replaced_pk).update(assessment_id=current_pk)
 
 
+# The metadata keys that tie a label to its session and question (set by the review app and by
+# adjudication); an edit of the label keeps them, whatever else its metadata says.
+LINK_METADATA_KEYS = (
+    "labeling_session_id",
+    "schema_version",
+    "adjudicated",
+    "adjudicator",
+    "settles",
+)
+
+
+@dataclass(frozen=True)
+class AnswerOf:
+    """The question a label answers (as an answer or a final answer), at its version."""
+
+    schema: LabelingSchema
+    spec: InputSpec
+    session_name: str
+
+
+def answer_of(assessment_pk: int) -> AnswerOf | None:
+    """The question `assessment_pk` answers, at the version it answered; None for a label
+    that is no answer. Two small queries."""
+    answer = (
+        Answer.objects.filter(assessment_id=assessment_pk)
+        .select_related("schema", "assignment__item__session")
+        .first()
+    )
+    if answer is not None:
+        schema, session, version = (
+            answer.schema,
+            answer.assignment.item.session,
+            answer.schema_version,
+        )
+    else:
+        final = (
+            Adjudication.objects.filter(assessment_id=assessment_pk)
+            .select_related("schema", "item__session")
+            .first()
+        )
+        if final is None:
+            return None
+        schema, session, version = final.schema, final.item.session, final.schema.version
+    snapshot = (
+        LabelingSchemaVersion.objects.filter(schema=schema, version=version)
+        .values_list("snapshot", flat=True)
+        .first()
+    )
+    if snapshot:
+        spec = parse_input(
+            snapshot.get("input_type", schema.input_type), snapshot.get("input_config")
+        )
+    else:
+        spec = schema.spec
+    return AnswerOf(schema=schema, spec=spec, session_name=session.name)
+
+
+def check_answer_value(answer: AnswerOf, value: Any, *, name: str | None = None) -> Any:
+    """`value` as the question's input kind stores it; ValidationError (saying which question
+    and session) when it does not fit, or when the edit would rename the answer."""
+    where = f"This label answers “{answer.schema.title}” in the session “{answer.session_name}”"
+    if name is not None and name != answer.schema.name:
+        raise ValidationError(
+            f"{where}, so its name stays “{answer.schema.name}”.", code="answer_name"
+        )
+    if value is None:
+        raise ValidationError(f"{where}: it needs an answer.", code="answer_value")
+    try:
+        return answer.spec.check_value(value)
+    except ValidationError as error:
+        raise ValidationError(f"{where}: {' '.join(error.messages)}", code="answer_value") from None
+
+
+def _keep_links(old: Assessment, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    links = {key: old.metadata[key] for key in LINK_METADATA_KEYS if key in (old.metadata or {})}
+    if not links:
+        return metadata
+    return {**(metadata or {}), **links}
+
+
 @transaction.atomic
 def log_assessment(
     *, trace_id: str, assessment: trace_services.Feedback | trace_services.Expectation
 ) -> Assessment:
     """`traces.services.log_assessment`; when the new assessment overrides another, the answers
-    that stood for the old one stand for the new one."""
+    that stood for the old one stand for the new one. An override of an answer must answer its
+    question (the schema version it answered) and keeps its links to the session."""
+    if assessment.overrides:
+        old = (
+            Assessment.objects.filter(trace__trace_id=trace_id, assessment_id=assessment.overrides)
+            .only("pk", "metadata")
+            .first()
+        )
+        answer = answer_of(old.pk) if old is not None else None
+        if answer is not None:
+            value = check_answer_value(answer, assessment.value, name=assessment.name)
+            assessment = dataclasses.replace(
+                assessment, value=value, metadata=_keep_links(old, assessment.metadata)
+            )
     row = trace_services.log_assessment(trace_id=trace_id, assessment=assessment)
     if row.overrides_id is not None:
         _follow(row.overrides_id, row.pk)
     return row
+
+
+@transaction.atomic
+def update_assessment(
+    *,
+    trace_id: str,
+    assessment_id: str,
+    name: str | None = None,
+    feedback: trace_services.FeedbackValue | None = None,
+    expectation: trace_services.ExpectationValue | None = None,
+    rationale: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Assessment:
+    """`traces.services.update_assessment` (`mlflow.update_assessment`, in place); on an answer
+    the new value must answer its question, the name stays, and so do the session links."""
+    row = trace_services.get_assessment(trace_id=trace_id, assessment_id=assessment_id)
+    answer = answer_of(row.pk)
+    if answer is not None:
+        if name is not None:
+            check_answer_value(answer, row.value, name=name)
+        if feedback is not None:
+            feedback = dataclasses.replace(
+                feedback, value=check_answer_value(answer, feedback.value)
+            )
+        if expectation is not None:
+            expectation = dataclasses.replace(
+                expectation, value=check_answer_value(answer, expectation.value)
+            )
+        if metadata is not None:
+            metadata = _keep_links(row, metadata)
+    return trace_services.update_assessment(
+        trace_id=trace_id,
+        assessment_id=assessment_id,
+        name=name,
+        feedback=feedback,
+        expectation=expectation,
+        rationale=rationale,
+        metadata=metadata,
+    )
 
 
 @transaction.atomic

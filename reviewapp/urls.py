@@ -4,6 +4,11 @@ from django.views.generic import RedirectView
 
 from reviewapp import views
 
+handler400 = "reviewapp.views.bad_request"
+handler403 = "reviewapp.views.permission_denied"
+handler404 = "reviewapp.views.page_not_found"
+handler500 = "reviewapp.views.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

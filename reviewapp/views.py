@@ -1,5 +1,5 @@
-"""The project's own pages: the home page (each user's queues and recent experiments) and the
-health check."""
+"""The project's own pages: the home page (each user's queues and recent experiments), the
+health check, and the error pages (MLflow's JSON errors under the API's paths)."""
 
 from typing import Any
 
@@ -7,12 +7,15 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import Count, F, Max, OuterRef, Subquery
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.access import is_curator
+from accounts.api_auth import api_error
 from accounts.types import HtmxHttpRequest
 from explorer import access
 from labeling.models import LabelingSession, SessionStatus
@@ -96,12 +99,65 @@ def _recent_experiments(user: Any) -> list[Experiment]:
 @never_cache
 @require_GET
 def healthz(request: HtmxHttpRequest) -> JsonResponse:
-    """Liveness and readiness: answers 200 only when the database answers."""
+    """Liveness and readiness: answers 200 only when the database answers. Anonymous callers
+    (load balancers) learn only that, `{"status": "ok"}` or `{"status": "error"}`; curators
+    also see which database it is, or why it failed."""
+    detail = is_curator(request.user)
     try:
         ContentType.objects.exists()  # a round trip to the database, through the ORM
     except Exception as exc:  # any database failure means "not ready"
-        return JsonResponse(
-            {"status": "error", "database": "unavailable", "detail": type(exc).__name__},
-            status=503,
+        body = {"status": "error"}
+        if detail:
+            body.update(database="unavailable", detail=type(exc).__name__)
+        return JsonResponse(body, status=503)
+    body = {"status": "ok"}
+    if detail:
+        body["database"] = connection.vendor
+    return JsonResponse(body)
+
+
+# --- errors ----------------------------------------------------------------------------------
+# Under the API's paths (MLflow's REST API, OTLP) every error is MLflow's JSON error, whatever
+# failed; elsewhere Django's own pages (templates/403.html, …).
+
+API_PATH_PREFIXES = ("/api/", "/v1/")
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PATH_PREFIXES)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return api_error("BAD_REQUEST", "The request is malformed.", status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return api_error("PERMISSION_DENIED", "Permission denied.", status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return api_error(
+            "ENDPOINT_NOT_FOUND",
+            f"{request.method} {request.path[:200]} is not part of this server's "
+            "MLflow-compatible API.",
         )
-    return JsonResponse({"status": "ok", "database": connection.vendor})
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return api_error("INTERNAL_ERROR", "The server failed to answer; it is logged.")
+    return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """`settings.CSRF_FAILURE_VIEW`. The API's views need no CSRF token (they take API
+    tokens), so only a path no view serves gets here; it answers as such a path does."""
+    if _is_api(request):
+        return api_error("PERMISSION_DENIED", f"CSRF verification failed: {reason}", status=403)
+    return django_csrf_failure(request, reason=reason)

@@ -201,7 +201,9 @@ def make_answer(assignment, schema, value: Any = True, *, version: int | None = 
     """An answer to `schema` by the assignment's labeler: an Assessment plus its Answer link."""
     from labeling.models import Answer
 
-    source = services.Source("HUMAN", assignment.labeler.get_username())
+    source = services.Source(
+        "HUMAN", assignment.labeler.get_username(), user_id=assignment.labeler_id
+    )
     assessment = services.log_assessment(
         trace_id=assignment.item.trace.trace_id,
         assessment=services.assessment_class(schema.kind)(
@@ -281,9 +283,13 @@ def assign_experiment(user: Any, experiment: Experiment, **options: Any):
 
 
 def human(user_or_name: Any) -> services.Source:
-    """The source of a label made in the UI by this user (HUMAN, their login)."""
-    name = user_or_name if isinstance(user_or_name, str) else user_or_name.get_username()
-    return services.Source(source_type="HUMAN", source_id=name)
+    """The source of a label made in the UI by this user (HUMAN, their login, their account);
+    given a name only, a label that merely names them (as an API client may)."""
+    if isinstance(user_or_name, str):
+        return services.Source(source_type="HUMAN", source_id=user_or_name)
+    return services.Source(
+        source_type="HUMAN", source_id=user_or_name.get_username(), user_id=user_or_name.pk
+    )
 
 
 def make_chat_trace(experiment: Experiment | None = None, **fields: Any) -> Trace:

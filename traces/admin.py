@@ -69,7 +69,7 @@ def preformatted(text: str) -> str:
     if len(text) > PRETTY_MAX_LENGTH:
         note = f"\n… ({len(text) - PRETTY_MAX_LENGTH:,} more characters)"
         text = text[:PRETTY_MAX_LENGTH]
-    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}{}</pre>', text, note)
+    return format_html('<pre class="rva-pre">{}{}</pre>', text, note)
 
 
 def changelist_url(model: type, **filters: Any) -> str:

@@ -23,13 +23,22 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts.api_auth import ApiRequest, api_error, token_required
 from traces import mlflow_api, otlp
 from traces.ingest.incremental import ingest_spans, upsert_trace_info
-from traces.ingest.records import loads_strict
+from traces.ingest.records import loads_strict, strip_nul
 from traces.mlflow_api import ApiError, invalid, not_found
-from traces.models import NAME_MAX_LENGTH, Assessment, Experiment, LifecycleStage, Span, Trace
+from traces.models import (
+    NAME_MAX_LENGTH,
+    TAG_VALUE_MAX_LENGTH,
+    Assessment,
+    Experiment,
+    LifecycleStage,
+    Span,
+    Trace,
+)
 from traces.trace_search import SearchError, filter_q, parse_filter, parse_order_by
 
 # The MLflow server version this API answers to (`GET /version`). The SDK sends spans to
@@ -38,6 +47,9 @@ MLFLOW_COMPATIBLE_VERSION = "3.5.0"
 SEARCH_DEFAULT_RESULTS = 100
 SEARCH_MAX_RESULTS = 500
 BATCH_GET_MAX_TRACES = 100
+# A search's page_token holds an offset; a larger one is not one this server gave out (and would
+# overflow the database's OFFSET).
+MAX_OFFSET = 10**12
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 
 View = Callable[..., HttpResponse]
@@ -94,11 +106,12 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         return {}
     try:
         data = loads_strict(raw)
-    except (ValueError, RecursionError) as exc:
-        raise invalid(f"The request body is not valid JSON: {exc}.") from None
+    except ValueError as exc:
+        raise invalid(f"The request body is not valid JSON: {str(exc).rstrip('.')}.") from None
     if not isinstance(data, dict):
         raise invalid("The request body should be a JSON object.")
-    return data
+    # PostgreSQL stores no U+0000: replaced, as the importers do.
+    return strip_nul(data) if b"\\u0000" in raw else data
 
 
 def ok(data: dict[str, Any] | None = None) -> JsonResponse:
@@ -143,6 +156,7 @@ def version(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
+@csrf_exempt
 def endpoint_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Any other `/api/…` path: MLflow's answer for an endpoint a server does not have."""
     return api_error(
@@ -250,6 +264,10 @@ def experiment_create(request: ApiRequest) -> JsonResponse:
         isinstance(tag, dict) and isinstance(tag.get("key"), str) for tag in tags
     ):
         raise invalid("tags should be a list of {key, value} objects.")
+    for tag in tags:
+        if len(tag["key"]) > NAME_MAX_LENGTH:
+            raise invalid(f"A tag key is longer than {NAME_MAX_LENGTH} characters.")
+        _tag_value(str(tag.get("value", "")))
     with transaction.atomic():
         if Experiment.objects.filter(name=name).exists():
             raise ApiError("RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.")
@@ -257,6 +275,15 @@ def experiment_create(request: ApiRequest) -> JsonResponse:
             name=name, tags={tag["key"]: str(tag.get("value", "")) for tag in tags}
         )
     return ok({"experiment_id": experiment.experiment_id})
+
+
+def _tag_value(value: str) -> str:
+    if len(value) > TAG_VALUE_MAX_LENGTH:
+        raise invalid(
+            f"The tag value is {len(value):,} characters long; the limit is "
+            f"{TAG_VALUE_MAX_LENGTH:,}."
+        )
+    return value
 
 
 # --- traces ---------------------------------------------------------------------------------------
@@ -348,7 +375,7 @@ def _page_offset(token: Any) -> int:
         offset = data["offset"]
     except (ValueError, TypeError, KeyError, binascii.Error):
         raise invalid("The page_token is not one this server gave out.") from None
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise invalid("The page_token is not one this server gave out.")
     return offset
 
@@ -425,13 +452,17 @@ def trace_tags(request: ApiRequest, trace_id: str) -> JsonResponse:
     key = data.get("key")
     if not isinstance(key, str) or not key:
         raise invalid("key is required.")
+    if len(key) > NAME_MAX_LENGTH:
+        raise invalid(
+            f"The tag key is {len(key):,} characters long; the limit is {NAME_MAX_LENGTH}."
+        )
     with transaction.atomic():
         trace = Trace.objects.select_for_update().filter(trace_id=trace_id).first()
         if trace is None:
             raise not_found(f"Trace with ID {trace_id} is not found.")
         if request.method == "PATCH":
             value = data.get("value", "")
-            trace.tags[key] = value if isinstance(value, str) else json.dumps(value)
+            trace.tags[key] = _tag_value(value if isinstance(value, str) else json.dumps(value))
         elif key not in trace.tags:
             raise not_found(f"No tag with key {key!r} on trace {trace_id}.")
         else:

@@ -37,7 +37,7 @@ from django.db import DatabaseError, transaction
 
 from traces import services
 from traces.ingest.bulk import ingest_traces
-from traces.ingest.records import SpanEvent, SpanRecord, TraceRecord, loads_strict
+from traces.ingest.records import SpanEvent, SpanRecord, TraceRecord, loads_strict, strip_nul
 from traces.models import Experiment, Trace
 
 TRACE_FILE_SUFFIXES = (".json", ".jsonl")
@@ -460,15 +460,7 @@ def _optional_text(value: Any, what: str) -> str | None:
 # --- NUL characters ------------------------------------------------------------------------------
 
 
-def _strip_nul(value: Any) -> Any:
-    """PostgreSQL cannot store U+0000 in text or jsonb: replace it with U+FFFD."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, list | tuple):
-        return type(value)(_strip_nul(item) for item in value)
-    if isinstance(value, dict):
-        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
-    return value
+_strip_nul = strip_nul
 
 
 def without_nul_characters(record: TraceRecord) -> TraceRecord:
@@ -578,6 +570,8 @@ def import_trace_file(
         return _failed(result, " ".join(exc.messages))
     except DatabaseError as exc:
         return _failed(result, f"the database refused the data: {exc}".strip())
+    except RecursionError:
+        return _failed(result, "its JSON nests too deeply to be read.")
     return result
 
 

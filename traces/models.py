@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import connections, models
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -17,6 +18,13 @@ models.CharField.register_lookup(Length)
 
 NAME_MAX_LENGTH = 250
 PREVIEW_MAX_LENGTH = 1000
+
+# Limits of what people and clients write (README, "Limits"). Each is stated once, here or in
+# `traces.services` (sizes of JSON values), and checked by the same validator whether the text
+# comes from a form, the API or an import: longer input is refused, never cut.
+RATIONALE_MAX_LENGTH = 20_000  # LLM judges explain at length; people rarely near it
+ERROR_MESSAGE_MAX_LENGTH = 10_000
+TAG_VALUE_MAX_LENGTH = 8_000
 
 
 def new_trace_id() -> str:
@@ -318,10 +326,21 @@ class Assessment(models.Model):
     source_id = models.CharField(max_length=NAME_MAX_LENGTH, default="default")
     value = models.JSONField(null=True, blank=True)
     error_code = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
-    error_message = models.TextField(blank=True)
+    error_message = models.TextField(blank=True, max_length=ERROR_MESSAGE_MAX_LENGTH)
     stack_trace = models.TextField(blank=True)
-    rationale = models.TextField(blank=True)
+    rationale = models.TextField(blank=True, max_length=RATIONALE_MAX_LENGTH)
     metadata = models.JSONField(default=dict, blank=True)
+    # The account that made a label in the UI or the review app ("my label" is this, never a
+    # match of `source_id`, which API clients may set to anything). None for labels logged
+    # through the API, imported, or made by judges and code.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     overrides = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
@@ -352,6 +371,12 @@ class Assessment(models.Model):
             ),
             models.Index(
                 fields=["experiment", "-last_update_time"], name="assessment_exp_updated_idx"
+            ),
+            # A user's own labels, newest first (ownership, and the rate of their label writes).
+            models.Index(
+                fields=["created_by", "-create_time"],
+                condition=Q(created_by__isnull=False),
+                name="assessment_created_by_idx",
             ),
         ]
         constraints = [

@@ -55,6 +55,7 @@ from traces.ingest.records import (
     decode_attribute_value,
 )
 from traces.models import SpanType
+from traces.services import depth_message, too_deep
 
 ATTR_TRACE_REQUEST_ID = "mlflow.traceRequestId"
 
@@ -130,10 +131,14 @@ def parse_request(data: bytes, content_type: str) -> ExportTraceServiceRequest:
     if kind == JSON:
         try:
             document = json.loads(data)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            raise OtlpError(depth_message("The body")) from None
+        except ValueError as exc:
             raise OtlpError(f"The body is not valid JSON: {exc}.") from None
         if not isinstance(document, dict):
             raise OtlpError("The body should be an OTLP JSON object with resourceSpans.")
+        if too_deep(document):
+            raise OtlpError(depth_message("The body"))
         _hex_ids_to_base64(document)
         try:
             json_format.ParseDict(document, message, ignore_unknown_fields=True)

@@ -33,8 +33,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.services import RESERVED_USERNAMES
 from traces.models import (
+    ERROR_MESSAGE_MAX_LENGTH,
     NAME_MAX_LENGTH,
+    RATIONALE_MAX_LENGTH,
     Assessment,
     AssessmentKind,
     SourceType,
@@ -46,9 +49,19 @@ STACK_TRACE_MAX_LENGTH = 1000
 STACK_TRACE_TRUNCATION_PREFIX = "[Stack trace is truncated]\n...\n"
 # A single assessment value larger than this is refused (it would not be a label any more).
 VALUE_MAX_BYTES = 1024 * 1024
+# An assessment's metadata, as JSON.
+METADATA_MAX_BYTES = 64 * 1024
+# How deeply lists and objects may nest in any JSON we take in (assessment values, request
+# bodies, import files, span attributes): deeper input is refused (or, for a span attribute
+# string, kept as the text it is) before anything recursive reads it.
+JSON_MAX_DEPTH = 100
 
 DEFAULT_FEEDBACK_NAME = "feedback"
 DEFAULT_SOURCE_ID = "default"
+# Source ids that stand for "no one in particular": API clients get them when they name no
+# source, so no account may be called that (`accounts.services.validate_username`).
+RESERVED_SOURCE_IDS = RESERVED_USERNAMES
+assert DEFAULT_SOURCE_ID in RESERVED_SOURCE_IDS
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,9 @@ class Source:
 
     source_type: str
     source_id: str = DEFAULT_SOURCE_ID
+    # The account behind a label made in the UI or the review app (`Assessment.created_by`);
+    # None for API clients, imports, judges and code, whatever their source id says.
+    user_id: int | None = None
 
     def __post_init__(self) -> None:
         source_type = str(self.source_type).upper()
@@ -167,6 +183,53 @@ def validate_name(name: Any) -> str:
     return name
 
 
+def _limit_text(value: Any, *, what: str, limit: int, code: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"The {what} must be text.", code=code)
+    if len(value) > limit:
+        raise ValidationError(
+            f"The {what} is {len(value):,} characters long; the limit is {limit:,}.", code=code
+        )
+    return value
+
+
+def validate_rationale(rationale: Any) -> str:
+    """A rationale (a labeler's comment): text of at most `RATIONALE_MAX_LENGTH` characters."""
+    return _limit_text(
+        rationale, what="rationale", limit=RATIONALE_MAX_LENGTH, code="rationale_length"
+    )
+
+
+def validate_error_message(message: Any) -> str:
+    return _limit_text(
+        message, what="error message", limit=ERROR_MESSAGE_MAX_LENGTH, code="error_message"
+    )
+
+
+def too_deep(value: Any, limit: int = JSON_MAX_DEPTH) -> bool:
+    """Whether lists and objects nest more than `limit` levels deep in `value` (no recursion,
+    so any depth is safe to ask about)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def depth_message(what: str = "The value") -> str:
+    return f"{what} nests lists and objects more than {JSON_MAX_DEPTH} levels deep."
+
+
 def _is_scalar(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
@@ -211,7 +274,10 @@ def validate_feedback_value(value: Any) -> Any:
 
 
 def validate_json_value(value: Any) -> Any:
-    """Any JSON value (objects, lists, text, numbers, booleans); not NaN, not too large."""
+    """Any JSON value (objects, lists, text, numbers, booleans); not NaN, not too large, not
+    too deeply nested."""
+    if too_deep(value):
+        raise ValidationError(depth_message(), code="value_depth")
     try:
         encoded = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -232,7 +298,14 @@ def validate_metadata(metadata: Any) -> dict[str, Any]:
         return {}
     if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
         raise ValidationError("Metadata must be a dictionary with text keys.", code="metadata")
-    return validate_json_value(metadata)
+    metadata = validate_json_value(metadata)
+    size = len(json.dumps(metadata).encode())
+    if size > METADATA_MAX_BYTES:
+        raise ValidationError(
+            f"The metadata is {size:,} bytes as JSON; the limit is {METADATA_MAX_BYTES:,}.",
+            code="metadata_size",
+        )
+    return metadata
 
 
 def truncate_stack_trace(stack_trace: str) -> str:
@@ -260,7 +333,7 @@ def _normalise_error(error: AssessmentError | BaseException | None) -> Assessmen
         )
     return AssessmentError(
         error_code=code,
-        error_message=error.error_message or "",
+        error_message=validate_error_message(error.error_message),
         stack_trace=truncate_stack_trace(error.stack_trace or ""),
     )
 
@@ -347,8 +420,9 @@ def build_assessment(*, trace: Trace, assessment: Feedback | Expectation) -> Ass
         error_code=error.error_code if error else "",
         error_message=error.error_message if error else "",
         stack_trace=error.stack_trace if error else "",
-        rationale=assessment.rationale or "",
+        rationale=validate_rationale(assessment.rationale),
         metadata=validate_metadata(assessment.metadata),
+        created_by_id=source.user_id,
         valid=assessment.valid,
         create_time=create_time,
         last_update_time=assessment.last_update_time or create_time,
@@ -524,9 +598,9 @@ def update_assessment(
             raise ValidationError("An expectation needs a value.", code="value_required")
         row.value = validate_json_value(expectation.value)
     if rationale is not None:
-        row.rationale = rationale
+        row.rationale = validate_rationale(rationale)
     if metadata is not None:
-        row.metadata = {**row.metadata, **validate_metadata(metadata)}
+        row.metadata = validate_metadata({**row.metadata, **validate_metadata(metadata)})
     row.last_update_time = timezone.now()
     row.save()
     return row

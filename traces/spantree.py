@@ -95,8 +95,12 @@ class TreeNode:
         return format_duration_ns(self.duration_ns)
 
     @property
-    def bar_style(self) -> str:
-        return f"--o:{self.offset_pct:.2f}%;--w:{self.width_pct:.2f}%"
+    def bar_class(self) -> str:
+        """The timing bar's offset and width as classes of static/css/sizes.css (whole
+        percents): the Content-Security-Policy allows no style attributes."""
+        offset = min(100, max(0, round(self.offset_pct)))
+        width = min(100 - offset, max(0, round(self.width_pct)))
+        return f"o-{offset} w-{width}"
 
 
 @dataclass(slots=True)

@@ -27,6 +27,7 @@ Order: ``timestamp_ms`` (``timestamp``, ``request_time``), ``execution_time_ms``
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -220,7 +221,13 @@ class _Parser:
         if token.kind in ("single", "double"):
             return _unquote(token)
         if token.kind == "number":
-            return float(token.text) if re.search(r"[.eE]", token.text) else int(token.text)
+            try:
+                number = float(token.text) if re.search(r"[.eE]", token.text) else int(token.text)
+            except ValueError:  # more digits than Python converts
+                raise SearchError(f"The number {token.text:.40}… is out of range.") from None
+            if not _in_range(number):
+                raise SearchError(f"The number {token.text:.40} is out of range.")
+            return number
         raise SearchError(f"Expected a value (a quoted string or a number), found {token.text!r}.")
 
     def values(self) -> list[Any]:
@@ -258,10 +265,12 @@ def _checked(clause: Clause) -> Clause:
             )
         if name in ("timestamp_ms", "execution_time_ms"):
             _need(op, NUMERIC_OPS, name)
-            if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            if isinstance(value, str) and re.fullmatch(r"-?\d{1,19}", value.strip()):
                 value = int(value)
             if not isinstance(value, int | float):
                 raise SearchError(f"{name} is compared with a number of milliseconds.")
+            if not _in_range(value):
+                raise SearchError(f"The number {str(value)[:40]} is out of range for {name}.")
         elif name == "name":
             _need(op, TEXT_OPS | {"LIKE", "ILIKE"}, name)
         else:
@@ -281,6 +290,16 @@ def _checked(clause: Clause) -> Clause:
     if op not in ("IS NULL", "IS NOT NULL") and not isinstance(value, str):
         raise SearchError(f"{entity}.{key} is compared with a quoted string, e.g. '{value}'.")
     return clause
+
+
+INT64_MAX = 2**63 - 1
+
+
+def _in_range(number: int | float) -> bool:
+    """Finite, and within what a 64-bit integer column compares with."""
+    if isinstance(number, float) and not math.isfinite(number):
+        return False
+    return -INT64_MAX <= number <= INT64_MAX
 
 
 def _need(op: str, allowed: set[str], what: str) -> None:
@@ -341,9 +360,9 @@ def _assessment_value_q(text: str) -> Q:
     match = Q(value=text)
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return match
-    if isinstance(parsed, bool | int | float) and parsed is not None:
+    if isinstance(parsed, bool) or (isinstance(parsed, int | float) and _in_range(parsed)):
         match |= Q(value=parsed)
     return match
 

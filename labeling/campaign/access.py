@@ -7,7 +7,7 @@ others'), unless a curator also made them a reviewer of it.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.types import HtmxHttpRequest
@@ -25,13 +25,13 @@ def can_lead(user, session: LabelingSession) -> bool:
 
 
 def get_session_for_lead(request: HtmxHttpRequest, pk: int) -> LabelingSession:
-    """The session, for a curator or one of its reviewers; 404 when it does not exist (or its
-    experiment was deleted), 403 for everyone else."""
+    """The session, for a curator or one of its reviewers; 404 for everyone else, and when it
+    does not exist (or its experiment was deleted): which sessions exist does not leak."""
     session = get_object_or_404(
         LabelingSession.objects.select_related("experiment"),
         pk=pk,
         experiment__lifecycle_stage=LifecycleStage.ACTIVE,
     )
     if not can_lead(request.user, session):
-        raise PermissionDenied("Only curators and this session's reviewers see its results.")
+        raise Http404("No such session.")
     return session

@@ -47,9 +47,8 @@ from labeling.models import (
     SessionSchema,
 )
 from traces import services
-from traces.models import Assessment, AssessmentKind, SourceType, Trace
+from traces.models import RATIONALE_MAX_LENGTH, Assessment, AssessmentKind, SourceType, Trace
 
-RATIONALE_MAX_LENGTH = 5000
 BULK_BATCH_SIZE = 500
 
 
@@ -121,7 +120,7 @@ def settle_cell(
             code="rationale_too_long",
         )
     settles = [answer.assessment_id for answer in cell.answers]
-    source = services.Source(SourceType.HUMAN, adjudicator.get_username())
+    source = services.Source(SourceType.HUMAN, adjudicator.get_username(), user_id=adjudicator.pk)
     metadata = adjudication_metadata(session=session, adjudicator=adjudicator, settles=settles)
     existing = (
         Adjudication.objects.select_for_update()
@@ -254,7 +253,7 @@ def accept_unanimous(*, session: LabelingSession, adjudicator: User) -> BulkResu
     """Record the consensus of every unanimous item as its final answers (accepted_consensus),
     and mark those items adjudicated; batches of assessments and rows, one transaction."""
     session = _lock_session(session)
-    source = services.Source(SourceType.HUMAN, adjudicator.get_username())
+    source = services.Source(SourceType.HUMAN, adjudicator.get_username(), user_id=adjudicator.pk)
     now = timezone.now()
     n_items = n_answers = 0
     batch: list[UnanimousItem] = []

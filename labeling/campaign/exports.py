@@ -96,7 +96,13 @@ def results_csv(session: LabelingSession) -> Iterator[str]:
     yield writer.writerow(header)
     for cell in iter_cells(session):
         by_labeler = {answer.username: answer for answer in cell.answers}
-        row: list[Any] = [cell.trace_id, cell.item_position, cell.question.name, cell.span_id]
+        # Trace ids, question names and span ids come from clients and curators: text too.
+        row: list[Any] = [
+            csv_text(cell.trace_id),
+            cell.item_position,
+            csv_text(cell.question.name),
+            csv_text(cell.span_id or ""),
+        ]
         for login in labelers:
             answer = by_labeler.get(login)
             row += [csv_value(answer.value), csv_text(answer.rationale)] if answer else ["", ""]

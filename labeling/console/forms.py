@@ -15,9 +15,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from accounts.services import LABELERS_GROUP
+from accounts.services import LABELERS_GROUP, validate_username
 from labeling.inputs import InputSpec, parse_input
 from labeling.models import (
+    INSTRUCTIONS_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
     InputType,
     LabelingSchema,
     LabelingSession,
@@ -106,13 +108,13 @@ class SchemaForm(ConsoleFormMixin, forms.Form):
     )
     title = forms.CharField(
         label="Question",
-        max_length=500,
+        max_length=TITLE_MAX_LENGTH,
         help_text="As labelers read it, e.g. “Is the answer correct?”",
     )
     instruction = forms.CharField(
         label="Instructions",
         required=False,
-        max_length=20_000,
+        max_length=INSTRUCTIONS_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Optional guidance shown under the question. Markdown.",
     )
@@ -250,7 +252,7 @@ class SchemaForm(ConsoleFormMixin, forms.Form):
             if isinstance(value, bool):
                 continue  # a switch cannot be wrong on its own
             try:
-                parse_input(input_type, {name: value})
+                parse_input(input_type, {name: value}).check_limits()
             except ValidationError as error:
                 if error.code not in CROSS_FIELD_ERRORS:
                     self.add_error(name, error.messages)
@@ -682,6 +684,9 @@ class LabelerCreateForm(ConsoleFormMixin, UserCreationForm):
         self.fields["username"].widget.attrs["autocomplete"] = "off"
         self.fields["password1"].widget.attrs["autocomplete"] = "new-password"
         self.fields["password2"].widget.attrs["autocomplete"] = "new-password"
+
+    def clean_username(self) -> str:
+        return validate_username(super().clean_username())
 
 
 def describe_settings(input_type: str, config: dict[str, Any] | None) -> str:

@@ -62,6 +62,7 @@ LABEL_FIELDS = (
     "name",
     "source_type",
     "source_id",
+    "created_by_id",
     "span_id",
     "value",
     "error_code",
@@ -219,11 +220,11 @@ def other_labels(row: Any, *, blind: bool, labeler: Any) -> list[Assessment] | N
     """Other people's and judges' current labels on the trace; None in blind mode."""
     if blind:
         return None
-    username = labeler.get_username()
+    # Their own: labels their account made (not merely labels that carry their name).
     labels = [
         label
         for label in instances(Assessment, row.label_rows)
-        if not (label.source_type == SourceType.HUMAN and label.source_id == username)
+        if not (label.source_type == SourceType.HUMAN and label.created_by_id == labeler.pk)
     ]
     return sorted(labels, key=lambda label: (label.name, label.span_id or ""))
 

@@ -45,6 +45,28 @@
 
   document.addEventListener("DOMContentLoaded", refreshSelection);
   document.addEventListener("htmx:afterSwap", refreshSelection);
+
+  // data-poll-seconds="N" with hx-trigger="poll-due": every N seconds, while the page is
+  // visible and the focus is not inside it, the element gets a "poll-due" event (and htmx
+  // reloads it). Done here, not in an hx-trigger filter: the Content-Security-Policy forbids
+  // the eval that filters need.
+  document.addEventListener("DOMContentLoaded", function () {
+    const first = document.querySelector("[data-poll-seconds]");
+    const seconds = first && parseInt(first.getAttribute("data-poll-seconds"), 10);
+    if (!seconds || !window.htmx) {
+      return;
+    }
+    window.setInterval(function () {
+      if (document.visibilityState !== "visible") {
+        return;
+      }
+      document.querySelectorAll("[data-poll-seconds]").forEach(function (el) {
+        if (!el.contains(document.activeElement)) {
+          window.htmx.trigger(el, "poll-due");
+        }
+      });
+    }, seconds * 1000);
+  });
 })();
 
 // data-slug-from="<input id>": suggest a label name from the question while the name is empty

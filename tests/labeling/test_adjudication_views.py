@@ -138,7 +138,7 @@ def test_settling_both_questions_marks_the_item_adjudicated_on_the_dashboard(cli
         ({}, "Pick one of the answers, or enter a new one."),
         ({"q-{correct}": "maybe"}, "Choose Pass or Fail."),
         ({"pick": "a-doesnotexist"}, "not one of this question"),
-        ({"q-{correct}": "true", "rationale": "x" * 5001}, "the limit is 5,000"),
+        ({"q-{correct}": "true", "rationale": "x" * 20_001}, "the limit is 20,000"),
     ],
 )
 @pytest.mark.parametrize("htmx", [True, False])

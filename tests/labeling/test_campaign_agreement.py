@@ -85,7 +85,7 @@ def campaign(labeler, other_labeler, reviewer):
 @pytest.mark.parametrize("name", PAGES)
 @pytest.mark.parametrize(
     ("who", "status"),
-    [("curator", 200), ("reviewer", 200), ("labeler", 403), ("outsider", 403)],
+    [("curator", 200), ("reviewer", 200), ("labeler", 404), ("outsider", 404)],
 )
 def test_access_by_role(client, campaign, request, name, who, status):
     client.force_login(request.getfixturevalue(who))
@@ -112,7 +112,7 @@ def test_reviewer_of_another_session_is_refused(client, campaign, name):
     elsewhere = make_user("elsewhere")
     make_review_session().reviewers.add(elsewhere)
     client.force_login(elsewhere)
-    assert client.get(reverse(name, args=[campaign.pk])).status_code == 403
+    assert client.get(reverse(name, args=[campaign.pk])).status_code == 404
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -154,4 +154,4 @@ def test_three_labelers_through_adjudication_and_export(curator):
     # Labelers still see none of it.
     client = Client()
     client.force_login(labelers[0])
-    assert client.get(reverse("campaign:export_csv", args=[session.pk])).status_code == 403
+    assert client.get(reverse("campaign:export_csv", args=[session.pk])).status_code == 404

@@ -1,6 +1,7 @@
 """Who may use the disagreements, adjudication and export URLs: curators and the session's
-reviewers. The session's own labelers get 403 (they must not see each other's answers), other
-signed-in users 403, anonymous visitors the login page; unknown sessions 404."""
+reviewers. The session's own labelers get 404 (they must not see each other's answers), other
+signed-in users 404 as for a session that does not exist (which sessions exist does not leak),
+anonymous visitors the login page."""
 
 import pytest
 from django.urls import reverse
@@ -46,7 +47,7 @@ def test_every_url_for_every_role(client, campaign, role):
         elif role in ALLOWED:
             assert response.status_code in (200, 302), (url, response.status_code)
         else:
-            assert response.status_code == 403, (url, response.status_code)
+            assert response.status_code == 404, (url, response.status_code)
     if role not in ALLOWED:
         assert not Adjudication.objects.exists()
 
@@ -66,7 +67,10 @@ def test_a_reviewer_of_another_session_is_refused(client, campaign):
     other.reviewers.add(campaign.users["outsider"])
     client.force_login(campaign.users["outsider"])
     response = client.get(reverse("campaign:disagreements", args=[campaign.session.pk]))
-    assert response.status_code == 403
+    assert response.status_code == 404
+    unknown = client.get(reverse("campaign:disagreements", args=[999999]))
+    assert unknown.status_code == 404
+    assert response.content == unknown.content
 
 
 def test_unknown_session_is_404(client, campaign):

@@ -257,6 +257,18 @@ def test_other_labels_show_unless_blind(labeler_client, session, labeler, other_
     assert "judge-7" not in text
 
 
+def test_own_labels_are_those_of_the_account_not_of_the_name(labeler_client, session, labeler):
+    """A label an API client logged under the labeler's name is someone else's (issue 14)."""
+    mine = claim(session, labeler)
+    trace = mine.item.trace
+    make_feedback(trace, "named_after_them", True, source=Source("HUMAN", "labeler"))
+    make_feedback(
+        trace, "theirs_really", True, source=Source("HUMAN", "labeler", user_id=labeler.pk)
+    )
+    text = labeler_client.get(url("item", session, mine.item)).text
+    assert "named_after_them" in text and "theirs_really" not in text
+
+
 # --- submit & next -------------------------------------------------------------------------------
 
 

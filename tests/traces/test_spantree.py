@@ -39,7 +39,7 @@ def test_waterfall_positions():
     tree = build_span_tree([Row("r", None, 1000, 2000), Row("c", "r", 1500, 1750)])
     child = tree.get("c")
     assert (child.offset_pct, child.width_pct) == (50.0, 25.0)
-    assert child.bar_style == "--o:50.00%;--w:25.00%"
+    assert child.bar_class == "o-50 w-25"
 
 
 def test_running_spans_reach_the_end_and_tiny_spans_stay_visible():

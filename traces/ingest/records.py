@@ -40,7 +40,7 @@ from traces.models import (
     Trace,
     TraceState,
 )
-from traces.services import Expectation, Feedback
+from traces.services import Expectation, Feedback, depth_message, too_deep
 
 # MLflow's span attribute and trace metadata keys (`mlflow.tracing.constant`).
 ATTR_SPAN_TYPE = "mlflow.spanType"
@@ -186,10 +186,30 @@ _STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def loads_strict(text: str | bytes) -> Any:
-    """`json.loads` without NaN / Infinity, which no JSON column (jsonb) can store."""
+    """`json.loads` without NaN / Infinity, which no JSON column (jsonb) can store, and without
+    lists and objects nested deeper than `traces.services.JSON_MAX_DEPTH` (ValueError for
+    both, also when the nesting is too deep for the parser itself)."""
     if isinstance(text, bytes | bytearray):
         text = text.decode("utf-8")
-    return _STRICT_DECODER.decode(text)
+    try:
+        value = _STRICT_DECODER.decode(text)
+    except RecursionError:
+        raise ValueError(depth_message("The JSON")) from None
+    if too_deep(value):
+        raise ValueError(depth_message("The JSON"))
+    return value
+
+
+def strip_nul(value: Any) -> Any:
+    """PostgreSQL cannot store U+0000 in text or jsonb: replace it with U+FFFD (in strings,
+    keys, lists and objects; values nest at most `JSON_MAX_DEPTH` deep)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return type(value)(strip_nul(item) for item in value)
+    if isinstance(value, dict):
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+    return value
 
 
 def decode_attribute_value(value: Any) -> Any:

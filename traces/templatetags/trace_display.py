@@ -22,6 +22,9 @@ from traces.spantree import SpanTree, format_duration_ns
 
 register = template.Library()
 
+# Tree rows indent by depth up to this one (static/css/sizes.css has classes d-0 … d-14).
+MAX_DEPTH_CLASS = 14
+
 # str.translate is several times faster than html.escape's five replaces; same output.
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 
@@ -97,13 +100,14 @@ def span_tree(tree: SpanTree, selected_id: str | None) -> SafeString:
                 f"{n.label_count}</span>"
             )
         row += (
-            f'<span class="sp-bar" aria-hidden="true"><i style="{n.bar_style}"></i></span>'
+            f'<span class="sp-bar" aria-hidden="true"><i class="{n.bar_class}"></i></span>'
             f'<span class="sp-dur">{n.duration_label}</span></a>'
         )
+        depth = f"d-{min(n.depth, MAX_DEPTH_CLASS)}"
         if n.has_children:
-            append(f'<li style="--d:{n.depth}"><details open><summary>{row}</summary><ul>')
+            append(f'<li class="{depth}"><details open><summary>{row}</summary><ul>')
         else:
-            append(f'<li style="--d:{n.depth}">{row}</li>')
+            append(f'<li class="{depth}">{row}</li>')
         append("</ul></details></li>" * len(n.closes))
     append("</ul>")
     return mark_safe("".join(out))
