@@ -63,7 +63,8 @@ def _queue(queue: Any, schema_names: dict[str, str]) -> dict[str, Any]:
         "name": queue.name,
         "queue_type": str(queue.queue_type),
         "users": sorted(queue.users),
-        "schemas": [schema_names.get(schema_id, "?") for schema_id in queue.schema_ids],
+        # Sorted: MLflow's server returns them in no particular order (ours: question order).
+        "schemas": sorted(schema_names.get(schema_id, "?") for schema_id in queue.schema_ids),
     }
 
 
@@ -72,6 +73,11 @@ def _items(items: Any, trace_names: dict[str, str]) -> list[tuple[str, str, str 
     return sorted(
         (trace_names[item.item_id], str(item.status), item.completed_by) for item in items
     )
+
+
+def _tags(tags: dict[str, Any] | None) -> dict[str, Any]:
+    # The SDK adds the OS user as `mlflow.user`: left out, so runs on different machines compare.
+    return {key: value for key, value in (tags or {}).items() if key != "mlflow.user"}
 
 
 def _traced_app(mlflow: Any) -> Any:
@@ -282,10 +288,13 @@ def run(*, users: list[str], experiment_name: str | None = None) -> Run:
         (row["inputs"]["question"], json.dumps(row["expectations"], sort_keys=True))
         for _, row in frame.iterrows()
     )
-    steps["datasets.get"] = {"name_matches": loaded.name == dataset.name, "tags": loaded.tags}
+    steps["datasets.get"] = {
+        "name_matches": loaded.name == dataset.name,
+        "tags": _tags(loaded.tags),
+    }
     datasets.set_dataset_tags(dataset_id=dataset.dataset_id, tags={"stage": "review"})
     datasets.delete_dataset_tag(dataset_id=dataset.dataset_id, key="team")
-    steps["datasets.tags"] = datasets.get_dataset(dataset_id=dataset.dataset_id).tags
+    steps["datasets.tags"] = _tags(datasets.get_dataset(dataset_id=dataset.dataset_id).tags)
     found = datasets.search_datasets(filter_string=f"name = '{dataset.name}'")
     steps["datasets.search"] = [d.dataset_id == dataset.dataset_id for d in found]
     by_experiment = datasets.search_datasets(experiment_ids=[experiment_id])
