@@ -296,6 +296,8 @@ class Item(models.Model):
         ordering = ["session", "position", "id"]
         indexes = [
             models.Index(fields=["session", "state", "position"], name="item_session_state_idx"),
+            # MLflow's review-queue API pages through a session's items, newest first.
+            models.Index(fields=["session", "position", "id"], name="item_session_position_idx"),
             # Claiming walks a session's open items in order and stops at the first it may take.
             models.Index(
                 fields=["session", "position", "id"],

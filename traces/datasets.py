@@ -219,13 +219,20 @@ class UpsertResult:
     updated: int
 
 
+_MERGED_FIELDS = ["outputs", "expectations", "tags", "source"]
+# bulk_update writes one CASE per field per row: smaller batches keep each statement quick.
+UPDATE_BATCH_SIZE = 250
+
+
 @transaction.atomic
 def upsert_records(
     *, dataset_id: str, records: Sequence[RecordInput], user: str = ""
 ) -> UpsertResult:
     """Insert records whose inputs are new to the dataset; merge the others into the record
-    with the same inputs (expectations and tags key by key; outputs replaced when given).
-    Repeated inputs within one call merge in order. A fixed number of statements per batch."""
+    with the same inputs (expectations and tags key by key; outputs replaced when given), as
+    MLflow does. Repeated inputs within one call merge in order. `updated` counts the records
+    matched by inputs; only those whose content changed are written. A fixed number of
+    statements per batch."""
     dataset = dataset_for_update(dataset_id)
     now = timezone.now()
     by_hash: dict[str, DatasetRecord] = {}
@@ -235,7 +242,7 @@ def upsert_records(
             dataset=dataset, input_hash__in=hashes[start : start + BATCH_SIZE]
         ):
             by_hash[row.input_hash] = row
-    existing = set(by_hash)
+    before = {key: [getattr(row, name) for name in _MERGED_FIELDS] for key, row in by_hash.items()}
     for record in records:
         key = input_hash(record.inputs)
         user_tag = (record.tags or {}).get("mlflow.user", user)
@@ -258,13 +265,17 @@ def upsert_records(
             row.source = record.source
         row.last_updated_by = user_tag
         row.last_update_time = now
-    new = [row for key, row in by_hash.items() if key not in existing]
-    changed = [row for key, row in by_hash.items() if key in existing]
+    new = [row for key, row in by_hash.items() if key not in before]
+    changed = [
+        row
+        for key, row in by_hash.items()
+        if key in before and before[key] != [getattr(row, name) for name in _MERGED_FIELDS]
+    ]
     DatasetRecord.objects.bulk_create(new, batch_size=BATCH_SIZE)
     DatasetRecord.objects.bulk_update(
         changed,
-        ["outputs", "expectations", "tags", "source", "last_updated_by", "last_update_time"],
-        batch_size=BATCH_SIZE,
+        [*_MERGED_FIELDS, "last_updated_by", "last_update_time"],
+        batch_size=UPDATE_BATCH_SIZE,
     )
     dataset.schema = _merged_schema(dataset.schema, records)
     dataset.profile = {"num_records": DatasetRecord.objects.filter(dataset=dataset).count()}
@@ -274,7 +285,7 @@ def upsert_records(
     dataset.save(
         update_fields=["schema", "profile", "last_update_time", "last_updated_by", "digest"]
     )
-    updated = sum(1 for record in records if input_hash(record.inputs) in existing)
+    updated = sum(1 for record in records if input_hash(record.inputs) in before)
     return UpsertResult(inserted=len(records) - updated, updated=updated)
 
 

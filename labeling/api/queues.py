@@ -19,13 +19,16 @@ console and shown read-only as extra fields (`labels_per_item`, `reservation_min
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import JsonResponse
 
 from accounts.api_auth import ApiRequest
@@ -498,24 +501,42 @@ def items_remove(request: ApiRequest) -> JsonResponse:
     return ok()
 
 
+def _keyset_token(item: Item) -> str:
+    return base64.urlsafe_b64encode(
+        json.dumps({"before": [item.position, item.pk]}).encode()
+    ).decode()
+
+
+def _keyset(token: Any) -> Q:
+    """The items after the page a token of `_keyset_token` ends with (newest first): a page
+    costs the same wherever it is in a long queue."""
+    if not token:
+        return Q()
+    try:
+        position, pk = json.loads(base64.urlsafe_b64decode(str(token).encode()))["before"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise invalid("The page_token is not one this server gave out.") from None
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (position, pk)):
+        raise invalid("The page_token is not one this server gave out.")
+    return Q(position__lt=position) | Q(position=position, pk__lt=pk)
+
+
 @api_endpoint("GET")
 def items_list(request: ApiRequest) -> JsonResponse:
     """ListReviewQueueItems: the last added first (MLflow's order), optionally of one
-    status, paginated; two queries."""
+    status, paginated by position (keyset); two queries."""
     data = request_params(request)
     session = session_by_id(string_param(data, "queue_id"))
     max_results = int_param(data, "max_results", default=DEFAULT_ITEMS, maximum=MAX_RESULTS)
-    offset = page_offset(data.get("page_token"))
-    items = Item.objects.filter(session=session)
+    items = Item.objects.filter(session=session).filter(_keyset(data.get("page_token")))
     status = data.get("status")
     if status not in (None, "", "REVIEW_STATUS_UNSPECIFIED", "0"):
-        items = items.filter(
-            state__in=_STATES[_status(int(status) if status.isdigit() else status)]
-        )
-    rows = list(items_for_api(items)[offset : offset + max_results + 1])
+        wanted = _status(int(status) if status.isdigit() else status)
+        items = items.filter(state__in=_STATES[wanted])
+    rows = list(items_for_api(items)[: max_results + 1])
     response: dict[str, Any] = {"items": [item_json(row, session) for row in rows[:max_results]]}
     if len(rows) > max_results:
-        response["next_page_token"] = page_token(offset + max_results)
+        response["next_page_token"] = _keyset_token(rows[max_results - 1])
     return ok(response)
 
 

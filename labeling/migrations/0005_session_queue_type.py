@@ -8,11 +8,14 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('labeling', '0004_item_slot_counters'),
-        ('traces', '0003_mlflow_datasets'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        migrations.AddIndex(
+            model_name='item',
+            index=models.Index(fields=['session', 'position', 'id'], name='item_session_position_idx'),
+        ),
         migrations.AddField(
             model_name='labelingsession',
             name='queue_type',
