@@ -235,7 +235,12 @@ def _fields(session: LabelingSession, **changes: Any) -> services.SessionFields:
         "reservation_minutes": session.reservation_minutes,
         "blind": session.blind,
         "status": session.status,
-        "schemas": list(session.schemas.order_by("sessionschema__position", "sessionschema__id")),
+        "schemas": [
+            row.schema
+            for row in SessionSchema.objects.filter(session=session)
+            .select_related("schema")
+            .order_by("position", "id")
+        ],
         "labelers": list(session.labelers.all()),
     }
     return services.SessionFields(**{**current, **changes})

@@ -600,3 +600,40 @@ def test_list_queues_at_a_fixed_query_count(
         "INVALID_PARAMETER_VALUE",
     )
     error(api.get(path, {}), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_console_settings_show_read_only_and_survive_api_updates(api, experiment, labeler):
+    queue = create_queue(api, experiment, users=["labeler"]).json()["review_queue"]
+    LabelingSession.objects.filter(pk=int(queue["queue_id"])).update(
+        labels_per_item=3, reservation_minutes=45, blind=True
+    )
+    got = api.get(mlflow("review-queues/get"), {"queue_id": queue["queue_id"]}).json()
+    shown = got["review_queue"]
+    assert (shown["labels_per_item"], shown["reservation_minutes"], shown["blind"]) == (3, 45, True)
+    renamed = api.post(
+        mlflow("review-queues/update"),
+        {"queue_id": queue["queue_id"], "name": "renamed", "update_users": True, "users": []},
+    ).json()["review_queue"]
+    assert (renamed["name"], renamed["users"]) == ("renamed", [])
+    session = LabelingSession.objects.get(pk=int(queue["queue_id"]))
+    assert (session.labels_per_item, session.reservation_minutes, session.blind) == (3, 45, True)
+    # Fields the SDK may send are not a way to change them.
+    api.post(mlflow("review-queues/update"), {"queue_id": queue["queue_id"], "labels_per_item": 1})
+    session.refresh_from_db()
+    assert session.labels_per_item == 3
+
+
+def test_an_update_with_a_bad_field_changes_nothing(api, experiment, schema, labeler):
+    queue = create_queue(api, experiment, users=["labeler"]).json()["review_queue"]
+    body = {
+        "queue_id": queue["queue_id"],
+        "name": "renamed",
+        "update_users": True,
+        "users": ["labeler", "ghost"],
+    }
+    error(api.post(mlflow("review-queues/update"), body), 400, "INVALID_PARAMETER_VALUE")
+    body = {"queue_id": queue["queue_id"], "name": "renamed", "new_owner": "ghost"}
+    error(api.post(mlflow("review-queues/update"), body), 400, "INVALID_PARAMETER_VALUE")
+    session = LabelingSession.objects.get(pk=int(queue["queue_id"]))
+    assert session.name == "march"
+    assert list(session.labelers.values_list("username", flat=True)) == ["labeler"]
