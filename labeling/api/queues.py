@@ -28,7 +28,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import JsonResponse
 
 from accounts.api_auth import ApiRequest
@@ -145,24 +145,37 @@ def _queue(session: LabelingSession) -> dict[str, Any]:
     return queue_json(with_people(LabelingSession.objects.filter(pk=session.pk)).get())
 
 
-def _last_done(state: str) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(item=OuterRef("pk"), state=state).order_by(
-        "-submitted_at" if state == AssignmentState.SUBMITTED else "-last_active_at", "-id"
-    )
-
-
 def items_for_api(items: QuerySet[Item]) -> QuerySet[Item]:
-    """Items with what `item_json` reads, in one query: the trace id, and who last
-    submitted and who last skipped it, with when. Newest first, as MLflow lists them."""
-    submitted = _last_done(AssignmentState.SUBMITTED)
-    skipped = _last_done(AssignmentState.SKIPPED)
-    return items.annotate(
-        api_trace_id=F("trace__trace_id"),
-        api_submitted_by=Subquery(submitted.values("labeler__username")[:1]),
-        api_submitted_at=Subquery(submitted.values("submitted_at")[:1]),
-        api_skipped_by=Subquery(skipped.values("labeler__username")[:1]),
-        api_skipped_at=Subquery(skipped.values("last_active_at")[:1]),
-    ).order_by("-position", "-id")
+    """Items with their trace id, newest first (MLflow's order)."""
+    return items.annotate(api_trace_id=F("trace__trace_id")).order_by("-position", "-id")
+
+
+def with_done_by(items: list[Item]) -> list[Item]:
+    """Set who last submitted and who last skipped each item, and when (`api_submitted_by`,
+    `api_submitted_at`, `api_skipped_by`, `api_skipped_at`), in one query for all of them: a
+    plain query, which costs less to build than four correlated subqueries per item."""
+    done = (
+        Assignment.objects.filter(
+            item__in=[item.pk for item in items],
+            state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED],
+        )
+        .order_by()
+        .values_list("item_id", "state", "labeler__username", "submitted_at", "last_active_at")
+    )
+    latest: dict[tuple[int, str], tuple[Any, str]] = {}
+    for item_id, state, login, submitted_at, active_at in done:
+        moment = submitted_at if state == AssignmentState.SUBMITTED else active_at
+        key = (item_id, state)
+        if moment is not None and (key not in latest or moment > latest[key][0]):
+            latest[key] = (moment, login)
+    for item in items:
+        item.api_submitted_at, item.api_submitted_by = latest.get(
+            (item.pk, AssignmentState.SUBMITTED), (None, None)
+        )
+        item.api_skipped_at, item.api_skipped_by = latest.get(
+            (item.pk, AssignmentState.SKIPPED), (None, None)
+        )
+    return items
 
 
 def item_json(item: Item, session: LabelingSession) -> dict[str, Any]:
@@ -466,7 +479,7 @@ def _item_ids(data: dict[str, Any]) -> list[str]:
 
 def _items_of(session: LabelingSession, trace_ids: Sequence[str]) -> list[dict[str, Any]]:
     items = items_for_api(Item.objects.filter(session=session, trace__trace_id__in=list(trace_ids)))
-    by_trace = {item.api_trace_id: item for item in items}
+    by_trace = {item.api_trace_id: item for item in with_done_by(list(items))}
     return [item_json(by_trace[t], session) for t in trace_ids if t in by_trace]
 
 
@@ -529,7 +542,7 @@ def _keyset(token: Any) -> Q:
 @api_endpoint("GET")
 def items_list(request: ApiRequest) -> JsonResponse:
     """ListReviewQueueItems: the last added first (MLflow's order), optionally of one
-    status, paginated by position (keyset); two queries."""
+    status, paginated by position (keyset); three queries."""
     data = request_params(request)
     session = session_by_id(string_param(data, "queue_id"))
     max_results = int_param(data, "max_results", default=DEFAULT_ITEMS, maximum=MAX_RESULTS)
@@ -539,7 +552,8 @@ def items_list(request: ApiRequest) -> JsonResponse:
         wanted = _status(int(status) if status.isdigit() else status)
         items = items.filter(state__in=_STATES[wanted])
     rows = list(items_for_api(items)[: max_results + 1])
-    response: dict[str, Any] = {"items": [item_json(row, session) for row in rows[:max_results]]}
+    page = with_done_by(rows[:max_results])
+    response: dict[str, Any] = {"items": [item_json(row, session) for row in page]}
     if len(rows) > max_results:
         response["next_page_token"] = _keyset_token(rows[max_results - 1])
     return ok(response)
