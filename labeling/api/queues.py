@@ -536,7 +536,9 @@ def _keyset(token: Any) -> Q:
         raise invalid("The page_token is not one this server gave out.") from None
     if not all(isinstance(value, int) and not isinstance(value, bool) for value in (position, pk)):
         raise invalid("The page_token is not one this server gave out.")
-    return Q(position__lt=position) | Q(position=position, pk__lt=pk)
+    # (position, id) < (p, i), written as a range on position (which the index on session,
+    # position, id walks backwards, stopping after a page) less the rows at p from i on.
+    return Q(position__lte=position) & ~Q(position=position, pk__gte=pk)
 
 
 @api_endpoint("GET")
