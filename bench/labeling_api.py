@@ -10,7 +10,9 @@ test client with an API token (in process: no network, no server processes; medi
 1. `GET review-queues/items/list`, every page of --page items (SDK default 100; also 1,000);
 2. the sync of the session into a named dataset (`labeling.campaign.dataset_sync`), first and
    again (the second updates every record);
-3. `GET datasets/{id}/records`, every page of 1,000 (what `to_df()` reads).
+3. `GET datasets/{id}/records`, every page of 1,000 (what `to_df()` reads), of the synced
+   dataset and of one with a record per item (N records, sent 1,000 a request as
+   `merge_records` sends them, which is timed too).
 
     .venv/bin/python bench/labeling_api.py                       # SQLite, 10,000 items
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/labeling_api_bench \\
@@ -207,9 +209,8 @@ def main() -> None:
             f"{second.updated:,} updated in {resync_seconds:.2f}s = "
             f"{second.updated / resync_seconds:,.0f} records/s"
         )
-        dataset_id = first.dataset.dataset_id
 
-        def load_records() -> int:
+        def load_records(dataset_id: str) -> int:
             seen, page_token = 0, ""
             while True:
                 response = client.get(
@@ -223,9 +224,39 @@ def main() -> None:
                 if not page_token:
                     return seen
 
-        seconds, seen = _median_run(args.runs, load_records)
+        seconds, seen = _median_run(args.runs, lambda: load_records(first.dataset.dataset_id))
         print(
-            f"dataset load (GetDatasetRecords, pages of 1,000): {seen:,} records in "
+            f"dataset load of the synced dataset (GetDatasetRecords, pages of 1,000): {seen:,} "
+            f"records in {seconds:.2f}s = {seen / seconds:,.0f} records/s"
+        )
+
+        # One record per item of the session, sent as `merge_records` sends them.
+        created = client.post(
+            f"{API}/datasets/create",
+            {"name": "bench merged", "experiment_ids": [str(session.experiment_id)]},
+            content_type="application/json",
+            headers=headers,
+        ).json()["dataset"]
+        rows = [
+            {"inputs": {"question": f"Question {n}?"}, "expectations": {"answer": f"A{n}"}}
+            for n in range(args.items)
+        ]
+        started = time.perf_counter()
+        for start in range(0, len(rows), 1000):
+            client.post(
+                f"{API}/datasets/{created['dataset_id']}/records",
+                {"records": json.dumps(rows[start : start + 1000])},
+                content_type="application/json",
+                headers=headers,
+            )
+        seconds = time.perf_counter() - started
+        print(
+            f"merge_records (UpsertDatasetRecords, 1,000 a request): {len(rows):,} records in "
+            f"{seconds:.2f}s = {len(rows) / seconds:,.0f} records/s"
+        )
+        seconds, seen = _median_run(args.runs, lambda: load_records(created["dataset_id"]))
+        print(
+            f"dataset load, {seen:,} records (to_df's GetDatasetRecords, pages of 1,000): "
             f"{seconds:.2f}s = {seen / seconds:,.0f} records/s"
         )
     finally:

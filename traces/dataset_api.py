@@ -9,6 +9,8 @@ are milliseconds, records travel as one JSON text (`records`). Writes are `trace
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -184,20 +186,35 @@ def dataset_records(request: ApiRequest, dataset_id: str) -> JsonResponse:
     max_results = int_param(
         data, "max_results", default=RECORDS_MAX_RESULTS, maximum=RECORDS_MAX_RESULTS
     )
-    offset = page_offset(data.get("page_token"))
+    after = _after(data.get("page_token"))
     if not EvaluationDataset.objects.filter(dataset_id=dataset_id).exists():
         raise not_found(f"Dataset with id {dataset_id!r:.80} not found.")
     rows = list(
-        DatasetRecord.objects.filter(dataset__dataset_id=dataset_id).order_by("id")[
-            offset : offset + max_results + 1
+        DatasetRecord.objects.filter(dataset__dataset_id=dataset_id, pk__gt=after).order_by("id")[
+            : max_results + 1
         ]
     )
     response: dict[str, Any] = {
         "records": json.dumps([record_json(row, dataset_id) for row in rows[:max_results]])
     }
     if len(rows) > max_results:
-        response["next_page_token"] = page_token(offset + max_results)
+        token = json.dumps({"after": rows[max_results - 1].pk})
+        response["next_page_token"] = base64.urlsafe_b64encode(token.encode()).decode()
     return ok(response)
+
+
+def _after(token: Any) -> int:
+    """The last record id of the page a records page token ends (keyset paging: every page
+    costs the same, however large the dataset)."""
+    if not token:
+        return 0
+    try:
+        after = json.loads(base64.urlsafe_b64decode(str(token).encode()))["after"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise invalid("The page_token is not one this server gave out.") from None
+    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        raise invalid("The page_token is not one this server gave out.")
+    return after
 
 
 @api_endpoint("PATCH")
