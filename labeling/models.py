@@ -130,6 +130,14 @@ class SessionStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+class QueueType(models.TextChoices):
+    """MLflow's review queue kinds: a custom queue (any name, its own questions and people) or
+    a user queue (named after its one labeler; `mlflow.genai.get_or_create_user_queue`)."""
+
+    CUSTOM = "custom", "Custom"
+    USER = "user", "User"
+
+
 class LabelingSessionQuerySet(models.QuerySet["LabelingSession"]):
     def active(self) -> LabelingSessionQuerySet:
         return self.filter(status=SessionStatus.ACTIVE)
@@ -188,6 +196,13 @@ class LabelingSession(models.Model):
     status = models.CharField(
         max_length=8, choices=SessionStatus.choices, default=SessionStatus.DRAFT
     )
+    queue_type = models.CharField(
+        max_length=8,
+        choices=QueueType.choices,
+        default=QueueType.CUSTOM,
+        db_default=QueueType.CUSTOM,
+        help_text="How MLflow's review-queue API shows the session.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -208,6 +223,9 @@ class LabelingSession(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=SessionStatus.values), name="session_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(queue_type__in=QueueType.values), name="session_queue_type_valid"
             ),
         ]
 
@@ -290,6 +308,8 @@ class Item(models.Model):
         ordering = ["session", "position", "id"]
         indexes = [
             models.Index(fields=["session", "state", "position"], name="item_session_state_idx"),
+            # MLflow's review-queue API pages through a session's items, newest first.
+            models.Index(fields=["session", "position", "id"], name="item_session_position_idx"),
             # Claiming walks a session's open items in order and stops at the first it may take.
             models.Index(
                 fields=["session", "position", "id"],

@@ -22,6 +22,7 @@ urlpatterns = [
     # Token-authenticated API: /v1/traces (OTLP), /version, /api/{2.0,3.0}/mlflow/… (MLflow);
     # labeling's routes first, since traces' end with the catch-all for unknown /api/ paths.
     path("", include("labeling.api.urls")),
+    path("", include("labeling.campaign.api_urls")),
     path("", include("traces.api_urls")),
     path("", include("explorer.urls")),
     # Before the console include: the upload page lives under /console/ but in traces.

@@ -4,7 +4,7 @@ assessment routes are `labeling.api.urls`'."""
 
 from django.urls import path, re_path
 
-from traces import api_views
+from traces import api_views, dataset_api
 
 app_name = "api"
 
@@ -21,6 +21,27 @@ _mlflow = [
     ("traces/batchGetInfos", api_views.trace_batch_get_infos, "trace-batch-get-infos"),
     ("traces/<str:trace_id>", api_views.trace_info, "trace-info"),
     ("traces/<str:trace_id>/tags", api_views.trace_tags, "trace-tags"),
+    ("datasets/create", dataset_api.dataset_create, "dataset-create"),
+    ("datasets/search", dataset_api.dataset_search, "dataset-search"),
+    ("datasets/<str:dataset_id>", dataset_api.dataset_detail, "dataset-detail"),
+    ("datasets/<str:dataset_id>/records", dataset_api.dataset_records, "dataset-records"),
+    ("datasets/<str:dataset_id>/tags", dataset_api.dataset_tags, "dataset-tags"),
+    ("datasets/<str:dataset_id>/tags/<path:key>", dataset_api.dataset_tag_delete, "dataset-tag"),
+    (
+        "datasets/<str:dataset_id>/experiment-ids",
+        dataset_api.dataset_experiment_ids,
+        "dataset-experiment-ids",
+    ),
+    (
+        "datasets/<str:dataset_id>/add-experiments",
+        dataset_api.dataset_add_experiments,
+        "dataset-add-experiments",
+    ),
+    (
+        "datasets/<str:dataset_id>/remove-experiments",
+        dataset_api.dataset_remove_experiments,
+        "dataset-remove-experiments",
+    ),
 ]
 
 urlpatterns = [

@@ -87,9 +87,21 @@ def api_endpoint(*methods: str) -> Callable[[View], View]:
 def _validation_error(exc: ValidationError) -> JsonResponse:
     message = " ".join(exc.messages)
     codes = {error.code for error in exc.error_list} if hasattr(exc, "error_list") else set()
-    if codes & {"trace_not_found", "assessment_not_found"}:
+    if codes & NOT_FOUND_CODES:
         return api_error("RESOURCE_DOES_NOT_EXIST", message)
+    if codes & {"already_exists"}:
+        return api_error("RESOURCE_ALREADY_EXISTS", message)
     return api_error("INVALID_PARAMETER_VALUE", message)
+
+
+# `ValidationError` codes that mean "no such thing" (RESOURCE_DOES_NOT_EXIST, 404).
+NOT_FOUND_CODES = {
+    "trace_not_found",
+    "assessment_not_found",
+    "dataset_not_found",
+    "experiment_not_found",
+    "not_found",
+}
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
@@ -116,6 +128,41 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
 
 def ok(data: dict[str, Any] | None = None) -> JsonResponse:
     return JsonResponse(data or {})
+
+
+def request_params(request: HttpRequest, *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The request's fields: the query string of a GET (the MLflow SDK sends a GET's fields
+    there; the names in `lists` may repeat), else the JSON body."""
+    if request.method != "GET":
+        return json_body(request)
+    return {
+        key: request.GET.getlist(key) if key in lists else request.GET.get(key)
+        for key in request.GET
+    }
+
+
+def string_param(data: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise invalid(f"Missing value for required parameter '{name}'.")
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"{name} should be a string, not {type(value).__name__}.")
+    return value
+
+
+def int_param(data: dict[str, Any], name: str, *, default: int, maximum: int) -> int:
+    """A positive whole number of at most `maximum` (numbers may come as text, as protobuf
+    JSON sends int64s); INVALID_PARAMETER_VALUE otherwise."""
+    value = data.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum:
+        raise invalid(f"{name} must be between 1 and {maximum}.")
+    return value
 
 
 # --- lookups --------------------------------------------------------------------------------------
@@ -367,7 +414,8 @@ def trace_batch_get_infos(request: ApiRequest) -> JsonResponse:
     )
 
 
-def _page_offset(token: Any) -> int:
+def page_offset(token: Any) -> int:
+    """The offset a page token this server gave out stands for (0 for none)."""
     if not token:
         return 0
     try:
@@ -380,7 +428,7 @@ def _page_offset(token: Any) -> int:
     return offset
 
 
-def _page_token(offset: int) -> str:
+def page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
@@ -425,7 +473,7 @@ def trace_search(request: ApiRequest) -> JsonResponse:
         order_by = [order_by]
     if not isinstance(order_by, list):
         raise invalid("order_by should be a list of strings.")
-    offset = _page_offset(data.get("page_token"))
+    offset = page_offset(data.get("page_token"))
     traces = list(
         Trace.objects.filter(experiment_id__in=experiment_ids)
         .filter(filter_q(parse_filter(filter_string)))
@@ -441,7 +489,7 @@ def trace_search(request: ApiRequest) -> JsonResponse:
         ]
     }
     if len(traces) > max_results:
-        response["next_page_token"] = _page_token(offset + max_results)
+        response["next_page_token"] = page_token(offset + max_results)
     return ok(response)
 
 

@@ -418,3 +418,67 @@ class Assessment(models.Model):
     @property
     def has_error(self) -> bool:
         return bool(self.error_code)
+
+
+def new_dataset_id() -> str:
+    return f"d-{uuid.uuid4().hex}"
+
+
+def new_dataset_record_id() -> str:
+    return f"dr-{uuid.uuid4().hex}"
+
+
+class EvaluationDataset(models.Model):
+    """An MLflow evaluation dataset (`mlflow.genai.datasets`): named records of inputs and
+    expectations that `mlflow.genai.evaluate` runs over. Linked to any number of experiments.
+    `schema` and `profile` are what MLflow's server derives from the records (field types, the
+    record count); writes go through `traces.datasets`."""
+
+    dataset_id = models.CharField(max_length=36, unique=True, default=new_dataset_id)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    tags = models.JSONField(default=dict, blank=True)
+    schema = models.JSONField(null=True, blank=True)
+    profile = models.JSONField(null=True, blank=True)
+    digest = models.CharField(max_length=64, blank=True)
+    experiments = models.ManyToManyField(Experiment, related_name="datasets", blank=True)
+    created_by = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    last_updated_by = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    created_time = models.DateTimeField(default=timezone.now)
+    last_update_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_time", "-id"]
+        indexes = [models.Index(fields=["name"], name="dataset_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DatasetRecord(models.Model):
+    """One record of an evaluation dataset. Records are keyed by their inputs (`input_hash`,
+    the SHA-256 of the inputs as sorted JSON): upserting the same inputs again merges the new
+    expectations and tags into the record instead of adding a second one, as MLflow does."""
+
+    dataset = models.ForeignKey(EvaluationDataset, on_delete=models.CASCADE, related_name="records")
+    record_id = models.CharField(max_length=36, unique=True, default=new_dataset_record_id)
+    input_hash = models.CharField(max_length=64)
+    inputs = models.JSONField(default=dict)
+    outputs = models.JSONField(null=True, blank=True)
+    expectations = models.JSONField(null=True, blank=True)
+    tags = models.JSONField(null=True, blank=True)
+    source = models.JSONField(null=True, blank=True)
+    created_by = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    last_updated_by = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    created_time = models.DateTimeField(default=timezone.now)
+    last_update_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["dataset", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "input_hash"], name="dataset_record_unique_inputs"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.record_id

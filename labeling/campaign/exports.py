@@ -154,6 +154,7 @@ def expectation_questions(session: LabelingSession) -> list[SessionQuestion]:
 @dataclass(frozen=True)
 class _Pending:
     trace_pk: int
+    trace_id: str
     expectations: dict[str, Any]
 
 
@@ -171,7 +172,7 @@ def _root_inputs(trace_pks: Iterable[int]) -> dict[int, Any]:
     return inputs
 
 
-def _eval_records(pending: Sequence[_Pending]) -> Iterator[dict[str, Any]]:
+def _eval_records(pending: Sequence[_Pending], *, with_source: bool) -> Iterator[dict[str, Any]]:
     inputs = _root_inputs(p.trace_pk for p in pending)
     for record in pending:
         value = inputs.get(record.trace_pk)
@@ -179,11 +180,17 @@ def _eval_records(pending: Sequence[_Pending]) -> Iterator[dict[str, Any]]:
             continue
         if not isinstance(value, dict):
             value = {"input": value}
-        yield {"inputs": value, "expectations": record.expectations}
+        row = {"inputs": value, "expectations": record.expectations}
+        if with_source:
+            row["source"] = {"source_type": "TRACE", "source_data": {"trace_id": record.trace_id}}
+        yield row
 
 
-def eval_dataset_records(session: LabelingSession) -> Iterator[dict[str, Any]]:
-    """`{"inputs": …, "expectations": {name: final value}}` per item, in queue order."""
+def eval_dataset_records(
+    session: LabelingSession, *, with_source: bool = False
+) -> Iterator[dict[str, Any]]:
+    """`{"inputs": …, "expectations": {name: final value}}` per item, in queue order (with
+    `with_source`, also MLflow's record `source`: the trace it came from)."""
     questions = expectation_questions(session)
     if not questions:
         return
@@ -194,11 +201,17 @@ def eval_dataset_records(session: LabelingSession) -> Iterator[dict[str, Any]]:
             cell.question.name: cell.final_value for cell in cells if cell.final_value is not None
         }
         if expectations:
-            pending.append(_Pending(trace_pk=cells[0].trace_pk, expectations=expectations))
+            pending.append(
+                _Pending(
+                    trace_pk=cells[0].trace_pk,
+                    trace_id=cells[0].trace_id,
+                    expectations=expectations,
+                )
+            )
         if len(pending) >= EVAL_BATCH_SIZE:
-            yield from _eval_records(pending)
+            yield from _eval_records(pending, with_source=with_source)
             pending = []
-    yield from _eval_records(pending)
+    yield from _eval_records(pending, with_source=with_source)
 
 
 def eval_dataset_jsonl(session: LabelingSession) -> Iterator[str]:

@@ -28,10 +28,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
+from accounts.access import is_curator
 from accounts.types import HtmxHttpRequest
 from labeling.campaign import adjudication, exports
 from labeling.campaign.access import get_session_for_lead
 from labeling.campaign.agreement import session_agreement
+from labeling.campaign.dataset_sync import sync_session_to_dataset
 from labeling.campaign.labelers import labeler_statistics
 from labeling.campaign.results import Cell, SessionQuestion, load_cells, session_questions
 from labeling.forms import Question
@@ -342,8 +344,29 @@ def exports_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "jsonl": exports.export_filename(session, "results.jsonl"),
             "eval": exports.export_filename(session, "eval-dataset.jsonl"),
         },
+        "can_sync": is_curator(request.user),
     }
     return render(request, "labeling/campaign/exports.html", context)
+
+
+@require_http_methods(["POST"])
+def sync_dataset(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Sync the session's evaluation records into the named MLflow evaluation dataset
+    (curators: datasets are the API's, which only curators use)."""
+    session = get_session_for_lead(request, pk)
+    if not is_curator(request.user):
+        raise Http404
+    try:
+        result = sync_session_to_dataset(
+            session=session,
+            dataset_name=request.POST.get("dataset_name", ""),
+            user=request.user.get_username(),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, result.message())
+    return redirect("campaign:exports", pk=session.pk)
 
 
 @require_GET
