@@ -119,64 +119,121 @@
     return true;
   }
 
+  function nextQuestion(event, active) {
+    const onRadio = active && active.type === "radio";
+    if (event.key.length > 1 && (onRadio || !currentQuestion())) return false; // arrows move radios
+    move(1);
+    return true;
+  }
+
+  function previousQuestion(event, active) {
+    const onRadio = active && active.type === "radio";
+    if (event.key.length > 1 && (onRadio || !currentQuestion())) return false;
+    move(-1);
+    return true;
+  }
+
+  function clickHotkey(key) {
+    return function () {
+      const target = hotkeyTarget(key);
+      if (!target || target.disabled) return false;
+      trigger(target);
+      return true;
+    };
+  }
+
+  // The keys, in the order the shortcut list (the ? dialog) shows them; the list is made from
+  // this table. `keys` are what the list shows; `match` says whether a key event is this one
+  // (`typing`: also while the focus is in a text box); `run` returns true when it acted.
+  const SHORTCUTS = [
+    { keys: ["1", "…", "9"], help: "Pick an option of the current question (checkboxes toggle)",
+      match: function (e) { return /^[1-9]$/.test(e.key); }, run: function (e) { return pickOption(e.key); } },
+    { keys: ["J", "↓"], help: "Next question",
+      match: function (e) { return e.key === "j" || e.key === "J" || e.key === "ArrowDown"; }, run: nextQuestion },
+    { keys: ["K", "↑"], help: "Previous question",
+      match: function (e) { return e.key === "k" || e.key === "K" || e.key === "ArrowUp"; }, run: previousQuestion },
+    { keys: ["Ctrl / ⌘", "Enter"], help: "Submit & next (works while typing). Enter alone never submits.", typing: true,
+      match: function (e) { return (e.ctrlKey || e.metaKey) && e.key === "Enter"; },
+      run: function (e, active) { return submitFormOf(active); } },
+    { keys: ["Esc"], help: "Leave a text box (shortcuts work again)", typing: true,
+      match: function (e) { return e.key === "Escape"; }, run: leave },
+    { keys: ["S"], help: "Skip (type a reason or just press Enter)",
+      match: letter("s"), run: clickHotkey("s") },
+    { keys: ["F"], help: "Flag the item for the curator",
+      match: letter("f"), run: clickHotkey("f") },
+    { keys: ["B"], help: "Back to my previous item",
+      match: letter("b"), run: clickHotkey("b") },
+    { keys: ["N"], help: "Next item (back to the queue, from an item done before)",
+      match: letter("n"), run: clickHotkey("n") },
+    { keys: ["?"], help: "This list",
+      match: function (e) { return e.key === "?"; }, run: clickHotkey("?") },
+  ];
+  window.reviewShortcuts = SHORTCUTS;
+
+  function letter(key) {
+    return function (e) { return !e.ctrlKey && !e.metaKey && !e.altKey && e.key.toLowerCase() === key; };
+  }
+
+  function leave(event, active) {
+    const details = active && active.closest && active.closest("details[open][data-action-details]");
+    if (details) {
+      details.open = false;
+      details.querySelector("summary").focus();
+      return true;
+    }
+    if (isTyping(active)) {
+      const question = active.closest("[data-question]");
+      if (question) setCurrent(question, true);
+      else active.blur();
+      return true;
+    }
+    return false;
+  }
+
+  function renderShortcuts() {
+    const body = document.querySelector("[data-shortcut-rows]");
+    if (!body || body.dataset.filled) return;
+    body.dataset.filled = "1";
+    SHORTCUTS.forEach(function (shortcut) {
+      const row = document.createElement("tr");
+      const keys = document.createElement("th");
+      keys.scope = "row";
+      shortcut.keys.forEach(function (key, index) {
+        if (index) keys.append(" ");
+        if (key === "…") {
+          keys.append("…");
+          return;
+        }
+        const kbd = document.createElement("kbd");
+        kbd.textContent = key;
+        keys.append(kbd);
+      });
+      const help = document.createElement("td");
+      help.textContent = shortcut.help;
+      row.append(keys, help);
+      body.append(row);
+    });
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.isComposing) return;
     if (document.querySelector("dialog[open]")) return; // the dialog handles its own keys (Esc)
     const active = document.activeElement;
-    const mod = event.ctrlKey || event.metaKey;
-
-    if (mod && event.key === "Enter") {
-      if (submitFormOf(active)) event.preventDefault();
-      return;
-    }
-    if (event.key === "Escape") {
-      const details = active && active.closest && active.closest("details[open][data-action-details]");
-      if (details) {
-        details.open = false;
-        details.querySelector("summary").focus();
-        event.preventDefault();
-        return;
-      }
-      if (isTyping(active)) {
-        const question = active.closest("[data-question]");
-        if (question) setCurrent(question, true);
-        else active.blur();
+    if (event.key === "Enter" && !event.ctrlKey && !event.metaKey) {
+      // Enter never submits the answers: in a field of the answer form it does nothing (a
+      // text box takes it as a new line; a button or <summary> still does its own thing).
+      const form = active && active.form;
+      if (form && form.matches("[data-answer-form]") && active.tagName === "INPUT") {
         event.preventDefault();
       }
       return;
     }
-    if (isTyping(active) || mod || event.altKey) return;
-
-    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    if (/^[1-9]$/.test(key)) {
-      if (pickOption(key)) event.preventDefault();
+    const typing = isTyping(active);
+    if (!typing && (event.ctrlKey || event.metaKey || event.altKey) && event.key !== "Enter") return;
+    for (const shortcut of SHORTCUTS) {
+      if ((typing && !shortcut.typing) || !shortcut.match(event)) continue;
+      if (shortcut.run(event, active)) event.preventDefault();
       return;
-    }
-    const onRadio = active && active.type === "radio";
-    if (key === "j" || (key === "ArrowDown" && !onRadio && questions().length && currentQuestion())) {
-      move(1);
-      event.preventDefault();
-      return;
-    }
-    if (key === "k" || (key === "ArrowUp" && !onRadio && questions().length && currentQuestion())) {
-      move(-1);
-      event.preventDefault();
-      return;
-    }
-    if (key === "Enter" && active && active.matches && active.matches("[data-question]")) {
-      const field = active.querySelector("textarea, input:not([type=hidden])");
-      if (field) {
-        field.focus();
-        event.preventDefault();
-      }
-      return;
-    }
-    if (event.key === "?" || key.length === 1) {
-      const target = hotkeyTarget(event.key === "?" ? "?" : key);
-      if (target && !target.disabled) {
-        trigger(target);
-        event.preventDefault();
-      }
     }
   });
 
@@ -252,6 +309,7 @@
     const firstLoad = shownItem === null;
     shownItem = root;
     root.dataset.ready = "1"; // (tests wait for this)
+    renderShortcuts();
     lastRenewal = Date.now(); // the claim or page load just renewed the reservation
     root.querySelectorAll("[data-open-dialog][hidden]").forEach(function (el) {
       el.hidden = false;
