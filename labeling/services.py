@@ -77,6 +77,7 @@ class SchemaFields:
     enable_comment: bool
     target_span_type: str
     spec: InputSpec
+    required: bool = True
 
     @property
     def input_type(self) -> str:
@@ -92,6 +93,7 @@ def schema_snapshot(schema: LabelingSchema) -> dict[str, Any]:
         "instruction": schema.instruction,
         "enable_comment": schema.enable_comment,
         "target_span_type": schema.target_span_type,
+        "required": schema.required,
         "input_type": schema.input_type,
         "input_config": schema.input_config,
     }
@@ -118,6 +120,7 @@ def _apply_fields(schema: LabelingSchema, fields: SchemaFields) -> None:
     schema.instruction = fields.instruction
     schema.enable_comment = fields.enable_comment
     schema.target_span_type = fields.target_span_type
+    schema.required = fields.required
     schema.input_type = fields.spec.input_type
     schema.input_config = fields.spec.to_config()
 
@@ -233,6 +236,7 @@ class SessionFields:
     schemas: Sequence[LabelingSchema]  # in the order labelers see them
     labelers: Sequence[User]
     reviewers: Sequence[User] | None = None  # None: leave the session's reviewers as they are
+    suggestions: bool = False  # judges' feedback pre-fills the questions (not in blind mode)
 
 
 def _check_session_fields(experiment: Experiment, fields: SessionFields) -> None:
@@ -279,6 +283,7 @@ def _apply_session_fields(session: LabelingSession, fields: SessionFields) -> No
     session.labels_per_item = fields.labels_per_item
     session.reservation_minutes = fields.reservation_minutes
     session.blind = fields.blind
+    session.suggestions = fields.suggestions and not fields.blind
     session.status = fields.status
 
 

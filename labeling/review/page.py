@@ -43,6 +43,7 @@ SCHEMA_FIELDS = (
     "target_span_type",
     "input_type",
     "input_config",
+    "required",
     "version",
     "archived",
 )
@@ -58,6 +59,7 @@ SPAN_FIELDS = (
     "outputs",
 )
 LABEL_FIELDS = (
+    "assessment_id",
     "kind",
     "name",
     "source_type",

@@ -330,3 +330,117 @@
   // which would drop the "current question" mark set any earlier.
   document.addEventListener("htmx:afterSettle", settle);
 })();
+
+// --- completeness and drafts ----------------------------------------------------------------------
+// Each question shows whether it is answered ([data-question-state], and its mark in the panel's
+// list, [data-mark-for]); [data-open-count] counts the open ones. The answer form
+// ([data-answer-form][data-draft-url]) is saved as a draft a moment after each change, so
+// typed answers survive a reload or another device; leaving with a change not saved yet asks
+// first.
+(function () {
+  "use strict";
+
+  let timer = null;
+  let dirty = false;
+
+  function answerForm() {
+    return document.querySelector("form[data-answer-form][data-draft-url]");
+  }
+
+  function answered(form, question) {
+    const name = question.dataset.field;
+    return new FormData(form).getAll(name).some(function (value) {
+      return String(value).trim() !== "";
+    });
+  }
+
+  function refreshCompleteness() {
+    const form = answerForm();
+    if (!form) return;
+    let open = 0;
+    form.querySelectorAll("[data-question]").forEach(function (question) {
+      const done = answered(form, question);
+      const required = question.hasAttribute("data-required");
+      if (!done) open += 1;
+      const state = question.querySelector("[data-question-state]");
+      if (state) state.textContent = done ? "answered" : required ? "open" : "optional";
+      question.classList.toggle("is-answered", done);
+      const mark = form.querySelector('[data-mark-for="' + question.id + '"]');
+      if (mark) {
+        mark.classList.toggle("is-answered", done);
+        const text = mark.querySelector("[data-mark-state]");
+        if (text) text.textContent = done ? ", answered" : required ? ", open" : ", optional";
+      }
+    });
+    const count = form.querySelector("[data-open-count]");
+    if (count) count.textContent = String(open);
+  }
+
+  function status(text) {
+    const el = document.querySelector("[data-draft-status]");
+    if (el) el.textContent = text;
+  }
+
+  function saveDraft(keepalive) {
+    const form = answerForm();
+    window.clearTimeout(timer);
+    timer = null;
+    if (!form || !dirty) return;
+    const body = new FormData(form); // with its CSRF token field
+    const url = form.dataset.draftUrl;
+    dirty = false;
+    status("Saving draft…");
+    fetch(url, { method: "POST", body: body, keepalive: !!keepalive, credentials: "same-origin",
+                 headers: { "HX-Request": "true" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      })
+      .then(function (html) {
+        const el = document.querySelector("[data-draft-status]");
+        if (el && answerForm() === form) el.outerHTML = html;
+      })
+      .catch(function () {
+        if (answerForm() !== form) return;
+        dirty = true; // try again when the connection is back
+        status("Draft not saved yet (no connection?): it will be saved when the connection is back.");
+      });
+  }
+
+  function changed(event) {
+    const form = answerForm();
+    if (!form || !event.target.form || event.target.form !== form) return;
+    dirty = true;
+    refreshCompleteness();
+    status("Unsaved changes…");
+    window.clearTimeout(timer);
+    timer = window.setTimeout(saveDraft, 700);
+  }
+  document.addEventListener("input", changed);
+  document.addEventListener("change", changed);
+  window.addEventListener("online", function () { saveDraft(false); });
+
+  // Leaving with changes not saved yet asks first (the draft is being saved, or could not be).
+  window.addEventListener("beforeunload", function (event) {
+    if (!dirty) return;
+    saveDraft(true);
+    event.preventDefault();
+    event.returnValue = "";
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const form = answerForm();
+    if (!form || !dirty) return;
+    if (event.detail.elt === form) {
+      // Submitting: the answers go with the submit, which clears the draft.
+      window.clearTimeout(timer);
+      dirty = false;
+    } else {
+      saveDraft(true); // Back, Skip, Flag: keep what was typed
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!dirty) refreshCompleteness();
+  });
+  document.addEventListener("DOMContentLoaded", refreshCompleteness);
+})();
