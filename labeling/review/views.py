@@ -275,6 +275,13 @@ def _render_item(
                 question.span.span_id, SpanSection(span=question.span, questions=[])
             )
             section.questions.append(question)
+    context_spans = [
+        span
+        for span in item_page.spans
+        if span.parent_id
+        and span.span_type in page.CONTEXT_SPAN_TYPES
+        and span.span_id not in span_sections
+    ]
     now = timezone.now()
     lease_live = (
         assignment.state == AssignmentState.CLAIMED
@@ -292,6 +299,7 @@ def _render_item(
             span_sections.values(), key=lambda section: section.questions[0].number
         ),
         "trace_questions": trace_questions,
+        "context_spans": context_spans,
         "other_labels": item_page.other_labels,
         "progress": item_page.progress,
         "previous_item_id": item_page.previous_item_id,

@@ -58,7 +58,8 @@
       if (!link || event.altKey || event.ctrlKey || event.metaKey) return;
       var links = spanLinks(tree);
       var index = links.indexOf(link);
-      var details = link.parentElement.tagName === "SUMMARY" ? link.parentElement.parentElement : null;
+      var next = link.nextElementSibling;
+      var details = next && next.tagName === "DETAILS" ? next : null; // the span's children
       var target = null;
       switch (event.key) {
         case "ArrowDown": target = links[index + 1]; break;
@@ -72,7 +73,7 @@
         case "ArrowLeft":
           if (details && details.open) { details.open = false; event.preventDefault(); return; }
           var parent = link.closest("li").parentElement.closest("details");
-          target = parent && parent.querySelector(":scope > summary > a.sp");
+          target = parent && parent.parentElement.querySelector(":scope > a.sp");
           break;
         default: return;
       }
