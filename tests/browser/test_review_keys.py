@@ -31,7 +31,9 @@ def mixed_session(labeler):
     )
 
 
-def test_enter_after_a_number_key_or_in_a_number_box_never_submits(page, login, labeler, mixed_session):
+def test_enter_after_a_number_key_or_in_a_number_box_never_submits(
+    page, login, labeler, mixed_session
+):
     session = mixed_session
     login(labeler)
     start(page, session)

@@ -76,7 +76,8 @@ def label_value(value: object, full: bool = False, title: str = "") -> SafeStrin
 @register.simple_tag
 def span_tree(tree: SpanTree, selected_id: str | None) -> SafeString:
     """The span tree as nested lists: a `<details>` holds each span's children (its summary is
-    the toggle beside the span's link), so it collapses without JavaScript; each row a link (`?span=…`) with type, name, error and label marks, a timing
+    the toggle beside the span's link), so it collapses without JavaScript; each row a link
+    (`?span=…`) with type, name, error and label marks, a timing
     bar and the duration. One pass over the spans, string building only."""
     out: list[str] = ["<ul>"]
     append = out.append
