@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "reviewapp.errors.FriendlyErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "reviewapp.urls"
