@@ -175,3 +175,36 @@
     }
   });
 })();
+
+// Label forms: changing the data type swaps in its value input (HTMX). What the person typed
+// into the value box while that request was on its way is carried over, with the focus.
+(function () {
+  "use strict";
+  var typed = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.classList || !target.classList.contains("value-field")) return;
+    var old = target.querySelector("textarea, input:not([type=hidden]):not([type=radio]), select");
+    if (!old) return;
+    typed = {
+      id: target.id,
+      value: old.value,
+      focused: document.activeElement === old,
+      start: old.selectionStart,
+      end: old.selectionEnd,
+    };
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!typed) return;
+    var keep = typed;
+    typed = null;
+    var field = document.getElementById(keep.id);
+    var input = field && field.querySelector("textarea, input:not([type=hidden]):not([type=radio]), select");
+    if (!input) return;
+    if (keep.value !== "" && input.tagName !== "SELECT") input.value = keep.value;
+    if (keep.focused) {
+      input.focus();
+      try { input.setSelectionRange(keep.start, keep.end); } catch (e) { /* a number box */ }
+    }
+  });
+})();
