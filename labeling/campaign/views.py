@@ -35,6 +35,7 @@ from labeling.campaign.access import get_session_for_lead
 from labeling.campaign.agreement import session_agreement
 from labeling.campaign.labelers import labeler_statistics
 from labeling.campaign.results import Cell, SessionQuestion, load_cells, session_questions
+from labeling.campaign.suggestions import suggestion_figures
 from labeling.forms import Question
 from labeling.models import Item, LabelingSession
 from labeling.progress import item_counts, labeler_figures
@@ -316,6 +317,8 @@ def agreement(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     (computing agreement reads every answer, so the dashboard does not wait for it)."""
     session = get_session_for_lead(request, pk)
     context = {"session": session, "results": session_agreement(session)}
+    if not request.htmx:
+        context["suggestions"] = suggestion_figures(session)
     template = "labeling/campaign/agreement.html"
     return render(request, f"{template}#agreement-summary" if request.htmx else template, context)
 
