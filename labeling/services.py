@@ -389,9 +389,19 @@ class AddResult:
     added: int
     already_there: int
     matched: int
+    sampled_from: int | None = None  # a random sample: drawn among this many new traces
 
     def message(self, session: LabelingSession) -> str:
         added = f"Added {self.added:,} trace{'s' if self.added != 1 else ''} to “{session.name}”."
+        if self.sampled_from is not None:
+            # The sample was drawn among the traces not in the session yet: the ones already
+            # there were never candidates, so they are not "skipped".
+            pool = self.sampled_from
+            return (
+                f"Added {self.added:,} trace{'s' if self.added != 1 else ''}, drawn at random "
+                f"from the {pool:,} matching trace{'s' if pool != 1 else ''} not yet in "
+                f"“{session.name}”."
+            )
         if self.already_there:
             were = "was" if self.already_there == 1 else "were"
             added += f" {self.already_there:,} {were} already there."
@@ -527,7 +537,12 @@ def add_trace_sample(
     chosen = (rng or random.SystemRandom()).sample(candidates, min(size, len(candidates)))
     added = _create_items(session, chosen)
     already_there = len(matched) - len(candidates)
-    return AddResult(added=added, already_there=already_there, matched=len(matched))
+    return AddResult(
+        added=added,
+        already_there=already_there,
+        matched=len(matched),
+        sampled_from=len(candidates),
+    )
 
 
 def item_is_labeled(item: Item) -> bool:

@@ -208,3 +208,29 @@
     }
   });
 })();
+
+// After a label is added, edited or deleted in the pane ([data-labels-of][data-label-count]),
+// the span tree's badge of that span shows the new count.
+document.addEventListener("htmx:afterSettle", function () {
+  "use strict";
+  var pane = document.querySelector("[data-labels-of][data-label-count]");
+  var tree = document.querySelector("[data-span-tree]");
+  if (!pane || !tree || !pane.dataset.labelsOf) return;
+  var count = Number(pane.dataset.labelCount);
+  var link = Array.prototype.find.call(tree.querySelectorAll("a.sp"), function (a) {
+    return new URLSearchParams(a.search).get("span") === pane.dataset.labelsOf;
+  });
+  if (!link) return;
+  var badge = link.querySelector(".sp-labels");
+  if (!count) {
+    if (badge) badge.remove();
+    return;
+  }
+  if (!badge) {
+    badge = document.createElement("span");
+    badge.className = "sp-labels";
+    link.insertBefore(badge, link.querySelector(".sp-bar"));
+  }
+  badge.textContent = String(count);
+  badge.title = count + (count === 1 ? " label" : " labels");
+});

@@ -325,7 +325,14 @@
       if (heading) heading.focus({ preventScroll: true });
     }
   }
-  document.addEventListener("DOMContentLoaded", settle);
+  document.addEventListener("DOMContentLoaded", function () {
+    // Pages without an item (the session's start page, the finished page) have the list too.
+    renderShortcuts();
+    document.querySelectorAll("[data-open-dialog][hidden]").forEach(function (el) {
+      el.hidden = false;
+    });
+    settle();
+  });
   // After settling: htmx restores the class attributes of elements kept by id when it settles,
   // which would drop the "current question" mark set any earlier.
   document.addEventListener("htmx:afterSettle", settle);

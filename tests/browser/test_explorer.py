@@ -175,3 +175,17 @@ def test_changing_the_data_type_keeps_what_is_typed_meanwhile(page, login, label
     form.get_by_role("button", name="Create label").click()
     expect(page.locator("#assessments .label-card", has_text="shape")).to_be_visible()
     assert Assessment.objects.get(name="shape").value == {"a": 1}
+
+
+def test_the_span_tree_badge_follows_a_label_added_in_the_pane(page, login, labeler):
+    """Issue 15, finding 10: the span tree's label badge went stale after an HTMX add."""
+    trace = make_chat_trace()
+    assign_traces(labeler, trace)
+    login(labeler)
+    page.goto(f"/traces/{trace.trace_id}/?span={RETRIEVER}")
+    link = page.locator(f'.span-tree a.sp[href="?span={RETRIEVER}"]')
+    assert link.locator(".sp-labels").count() == 0
+    add_label(page, name="relevant", data_type="Boolean", value="True")
+    expect(link.locator(".sp-labels")).to_have_text("1")
+    add_label(page, name="note", data_type="String", value="ok")
+    expect(link.locator(".sp-labels")).to_have_text("2")

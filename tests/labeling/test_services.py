@@ -182,6 +182,10 @@ def test_random_sample(experiment):
         session=session, traces=Trace.objects.all(), size=8, rng=random.Random(7)
     )
     assert (result.added, result.already_there, result.matched) == (8, 5, 20)
+    # Issue 15: the traces already there were never candidates; the message says so.
+    assert result.message(session) == (
+        f"Added 8 traces, drawn at random from the 15 matching traces not yet in “{session.name}”."
+    )
     added = set(session.items.values_list("trace_id", flat=True)) - {t.pk for t in traces[:5]}
     assert len(added) == 8
     # Same seed, same draw: the sample is random, not "the first K".
