@@ -220,6 +220,7 @@ def shoot(browser, base, out, experiment_id, trace_id, width, height, suffix) ->
     page.get_by_role("button", name=re.compile(r"^(Start|Continue)")).first.click()
     page.wait_for_url("**/items/**")
     page.wait_for_load_state("networkidle")
+    page.evaluate("window.scrollTo(0, 0)")  # the page scrolls to the first question
     page.screenshot(path=str(out / f"review{suffix}.png"))
 
     # The curator's dashboard of that session.

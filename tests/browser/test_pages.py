@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from labeling.models import Item, LabelingSchema, LabelingSession
+from tests.factories import make_schema
 from traces.models import Experiment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,6 +68,8 @@ def pages_of_every_kind(browser, live_server, width: int) -> dict:
     session = LabelingSession.objects.get()
     trace = Item.objects.filter(session=session).order_by("position").first().trace
     schema = LabelingSchema.objects.filter(experiment=experiment).order_by("pk").first()
+    # A schema nobody answered yet: its page has the Delete button (it was red on red).
+    fresh = make_schema(experiment, "fresh_question", "pass_fail")
     problems: dict = {}
 
     context, page = sign_in(browser, live_server, width, "curator")
@@ -81,6 +84,7 @@ def pages_of_every_kind(browser, live_server, width: int) -> dict:
         f"/console/experiments/{experiment.pk}/schemas/new/",
         f"/console/experiments/{experiment.pk}/schemas/{schema.pk}/",
         f"/console/experiments/{experiment.pk}/schemas/{schema.pk}/edit/",
+        f"/console/experiments/{experiment.pk}/schemas/{fresh.pk}/",
         f"/console/sessions/{session.pk}/",
         f"/console/sessions/{session.pk}/edit/",
         f"/console/experiments/{experiment.pk}/sessions/new/",

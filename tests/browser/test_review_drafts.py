@@ -1,6 +1,7 @@
 """Completeness and drafts on the review item (issue 15, findings 2 and 3)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from labeling.models import Assignment, AssignmentState
 from tests.browser.conftest import PASSWORD
@@ -135,3 +136,30 @@ def test_leaving_with_unsaved_changes_asks_first(page, login, labeler, six_quest
     page.wait_for_timeout(500)
     assert dialogs == ["beforeunload"]
     wait_for_item(page, session, 1)
+
+
+def test_the_item_shows_the_retrieved_documents_and_tool_calls_inline(page, login, labeler):
+    """Issue 15, finding 5: the instructions say "read the retrieved passages"; no question
+    targets RETRIEVER spans, and the passages are on the page anyway, collapsible."""
+    from labeling.models import Item
+    from tests.factories import make_chat_trace
+
+    trace = make_chat_trace()
+    schema = make_schema(trace.experiment, "correct", "pass_fail")
+    session = make_review_session(
+        experiment=trace.experiment,
+        items=0,
+        schemas=[schema],
+        labelers=[labeler],
+        instructions="Read the retrieved passages first.",
+    )
+    Item.objects.create(session=session, trace=trace, position=0)
+    login(labeler)
+    start(page, session)
+    wait_for_item(page, session, 1)
+    context = page.locator(".context-spans")
+    expect(context).to_contain_text("Orders leave the warehouse within 2 days.")
+    expect(context).to_contain_text("lookup_order")
+    retriever = context.locator("details.context-span", has_text="retrieve_docs")
+    retriever.locator(":scope > summary").click()  # collapsible
+    expect(retriever.locator(".doc-content").first).to_be_hidden()
