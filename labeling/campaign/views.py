@@ -317,7 +317,7 @@ def agreement(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     (computing agreement reads every answer, so the dashboard does not wait for it)."""
     session = get_session_for_lead(request, pk)
     context = {"session": session, "results": session_agreement(session)}
-    if not request.htmx:
+    if not request.htmx and session.suggestions:
         context["suggestions"] = suggestion_figures(session)
     template = "labeling/campaign/agreement.html"
     return render(request, f"{template}#agreement-summary" if request.htmx else template, context)

@@ -136,6 +136,12 @@ def test_leaving_with_unsaved_changes_asks_first(page, login, labeler, six_quest
     page.wait_for_timeout(500)
     assert dialogs == ["beforeunload"]
     wait_for_item(page, session, 1)
+    # The connection is back: the draft is saved after all.
+    page.wait_for_function(
+        "document.querySelector('[data-draft-status]').textContent.includes('Draft saved')"
+    )
+    draft = Assignment.objects.get(labeler=labeler).draft
+    assert "Not saved yet" in str(draft)
 
 
 def test_the_item_shows_the_retrieved_documents_and_tool_calls_inline(page, login, labeler):
