@@ -98,3 +98,24 @@ def test_the_dashboard_says_opened_not_assigned(page, login, curator, labeler):
     page.goto(f"/console/sessions/{session.pk}/")
     headers = page.locator(".labelers-table thead th").all_text_contents()
     assert "Opened" in headers and "Assigned" not in headers
+
+
+def test_trace_list_headers_never_break_mid_word(page, login, curator):
+    """Issue 15, finding 6: "groundedne/ss" in the trace list's label columns."""
+    from tests.factories import make_feedback
+
+    experiment = make_experiment("docs-bot")
+    for _ in range(3):
+        trace = make_trace(experiment)
+        make_feedback(trace, "groundedness", True)
+        make_feedback(trace, "answer_quality", 4)
+    login(curator)
+    page.goto(f"/experiments/{experiment.pk}/")
+    headers = page.locator("th.label-col")
+    expect(headers.first).to_be_visible()
+    for header in headers.all():
+        fits = header.evaluate(
+            "th => th.scrollWidth <= th.clientWidth + 1"
+            " && !['anywhere', 'break-word'].includes(getComputedStyle(th).overflowWrap)"
+        )
+        assert fits, header.inner_text()
