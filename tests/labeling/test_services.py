@@ -275,3 +275,15 @@ def test_median_seconds_by_labeler(experiment, labeler, other_labeler):
     make_assignment(items[0], other_labeler, "claimed")
     medians = Assignment.objects.filter(item__session=session).median_seconds_by_labeler()
     assert medians == pytest.approx({labeler.pk: 30, other_labeler.pk: 12.5}, abs=0.01)
+
+
+def test_suggestions_are_never_on_in_blind_mode(experiment):
+    """Issue 15: judges' suggestions pre-fill questions, which blind mode forbids."""
+    session = services.create_session(
+        experiment=experiment, fields=session_fields(suggestions=True)
+    )
+    assert session.suggestions is True
+    blind = services.create_session(
+        experiment=experiment, fields=session_fields(name="Blind", suggestions=True, blind=True)
+    )
+    assert blind.suggestions is False
