@@ -205,7 +205,7 @@ def main() -> None:
             if args.slowest:
                 print(f"    slowest query {slowest}")
 
-        from labeling import services
+        from labeling import session_items
         from labeling.models import LabelingSession
         from traces.models import Trace
 
@@ -213,11 +213,11 @@ def main() -> None:
         target = LabelingSession.objects.create(experiment=experiment, name="bench target")
         matching = Trace.objects.filter(experiment=experiment, state="OK")
         for label, call in (
-            ("add all matching (state=OK)", lambda: services.add_matching_traces(
+            ("add all matching (state=OK)", lambda: session_items.add_matching_traces(
                 session=target, traces=matching)),
-            ("same again (all duplicates)", lambda: services.add_matching_traces(
+            ("same again (all duplicates)", lambda: session_items.add_matching_traces(
                 session=target, traces=matching)),
-            ("random sample of 1,000 (state=ERROR)", lambda: services.add_trace_sample(
+            ("random sample of 1,000 (state=ERROR)", lambda: session_items.add_trace_sample(
                 session=target, traces=Trace.objects.filter(state="ERROR"), size=1000)),
         ):  # fmt: skip
             start = time.perf_counter()

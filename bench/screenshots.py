@@ -4,7 +4,8 @@
 
 Seeds a small deterministic dataset into a throwaway SQLite database, runs the development
 server on a free port, signs in with Playwright (Debian's /usr/bin/chromium) and saves
-trace-list.png, trace.png, review.png and dashboard.png. Needs the test extra (Playwright).
+trace-list.png, trace.png, review.png and dashboard.png, at the desktop width and at 390 px
+(the `-phone.png` ones). Needs the test extra (Playwright).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -197,6 +199,43 @@ def seed() -> tuple[int, str]:
     return experiment.pk, featured
 
 
+def shoot(browser, base, out, experiment_id, trace_id, width, height, suffix) -> None:
+    """The four screenshots at one window size (`suffix` goes into the file names)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill("maria")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+    page.goto(f"{base}/experiments/{experiment_id}/")
+    page.wait_for_load_state("networkidle")  # the total loads after the rows
+    page.screenshot(path=str(out / f"trace-list{suffix}.png"))
+
+    page.goto(f"{base}/traces/{trace_id}/?span={3:016x}")
+    page.screenshot(path=str(out / f"trace{suffix}.png"))
+
+    # The review app: maria starts her queue.
+    page.goto(f"{base}/review/")
+    page.get_by_role("button", name=re.compile(r"^(Start|Continue)")).first.click()
+    page.wait_for_url("**/items/**")
+    page.wait_for_load_state("networkidle")
+    page.evaluate("window.scrollTo(0, 0)")  # the page scrolls to the first question
+    page.screenshot(path=str(out / f"review{suffix}.png"))
+
+    # The curator's dashboard of that session.
+    curator = browser.new_page(viewport={"width": width, "height": height})
+    curator.goto(f"{base}/accounts/login/")
+    curator.get_by_label("Username").fill("curator")
+    curator.get_by_label("Password").fill(PASSWORD)
+    curator.get_by_role("button", name="Sign in").click()
+    curator.wait_for_url(lambda url: "/accounts/login/" not in url)
+    curator.goto(f"{base}/console/")
+    curator.get_by_role("link", name="Support answers, week 12").first.click()
+    curator.wait_for_load_state("networkidle")
+    curator.screenshot(path=str(out / f"dashboard{suffix}.png"))
+
+
 def wait_for(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -213,6 +252,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=860)
+    parser.add_argument("--phone-width", type=int, default=390)
+    parser.add_argument("--phone-height", type=int, default=844)
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
     args = parser.parse_args()
 
@@ -251,45 +292,22 @@ def main() -> None:
                 headless=True,
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
             )
-            page = browser.new_page(viewport={"width": args.width, "height": args.height})
-            page.goto(f"{base}/accounts/login/")
-            page.get_by_label("Username").fill("maria")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(lambda url: "/accounts/login/" not in url)
-
-            page.goto(f"{base}/experiments/{experiment_id}/")
-            page.wait_for_load_state("networkidle")  # the total loads after the rows
-            page.screenshot(path=str(out / "trace-list.png"))
-
-            page.goto(f"{base}/traces/{trace_id}/?span={3:016x}")
-            page.screenshot(path=str(out / "trace.png"))
-
-            # The review app: maria starts her queue.
-            page.goto(f"{base}/review/")
-            page.get_by_role("button", name="Start").first.click()
-            page.wait_for_url("**/items/**")
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(out / "review.png"))
-
-            # The curator's dashboard of that session.
-            curator = browser.new_page(viewport={"width": args.width, "height": args.height})
-            curator.goto(f"{base}/accounts/login/")
-            curator.get_by_label("Username").fill("curator")
-            curator.get_by_label("Password").fill(PASSWORD)
-            curator.get_by_role("button", name="Sign in").click()
-            curator.wait_for_url(lambda url: "/accounts/login/" not in url)
-            curator.goto(f"{base}/console/")
-            curator.get_by_role("link", name="Support answers, week 12").first.click()
-            curator.wait_for_load_state("networkidle")
-            curator.screenshot(path=str(out / "dashboard.png"))
+            for width, height, suffix in (
+                (args.width, args.height, ""),
+                (args.phone_width, args.phone_height, "-phone"),
+            ):
+                shoot(browser, base, out, experiment_id, trace_id, width, height, suffix)
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    names = ("trace-list.png", "trace.png", "review.png", "dashboard.png")
+    names = [
+        f"{name}{suffix}.png"
+        for suffix in ("", "-phone")
+        for name in ("trace-list", "trace", "review", "dashboard")
+    ]
     print("Saved " + ", ".join(str(out / name) for name in names))
 
 

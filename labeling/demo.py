@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import QueryDict
 
-from labeling import services
+from labeling import services, session_items
 from labeling.forms import AnswerSheet
 from labeling.inputs import parse_input
 from labeling.models import LabelingSchema, LabelingSession
@@ -129,7 +129,7 @@ def seed_campaign(*, seed: int) -> LabelingSession | None:
         .values_list("trace__trace_id", flat=True)
         .distinct()
     )
-    services.add_traces_by_id(session=session, trace_ids=list(judged_traces[:ITEMS]))
+    session_items.add_traces_by_id(session=session, trace_ids=list(judged_traces[:ITEMS]))
     verdicts: dict[str, dict] = {}
     for trace_id, name, value in Assessment.objects.filter(
         trace__trace_id__in=list(judged_traces[:ITEMS]),
@@ -162,5 +162,5 @@ def seed_campaign(*, seed: int) -> LabelingSession | None:
         .order_by("request_time", "pk")
         .values_list("trace_id", flat=True)[:WAITING_ITEMS]
     )
-    services.add_traces_by_id(session=session, trace_ids=list(waiting))
+    session_items.add_traces_by_id(session=session, trace_ids=list(waiting))
     return session

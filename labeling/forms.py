@@ -35,6 +35,9 @@ class Question:
     error: str = ""
     rationale_error: str = ""
     value: Any = None
+    suggestion: Any = None  # a judge's feedback pre-filling the question (an Assessment)
+    suggestion_id: str = ""  # posted back: the answer confirms or changes that suggestion
+    missing: bool = False  # required, and left open (the error says so)
 
     @property
     def key(self) -> QuestionKey:
@@ -98,6 +101,15 @@ class Question:
     def is_answered(self) -> bool:
         return self.value is not None
 
+    @property
+    def has_input(self) -> bool:
+        """Something is given (before checking it): the question shows as answered."""
+        return any(str(value).strip() for value in self.raw)
+
+    @property
+    def required(self) -> bool:
+        return getattr(self.schema, "required", True)
+
 
 class AnswerSheet:
     """The questions for one trace, bound to posted data or pre-filled with earlier answers.
@@ -113,12 +125,22 @@ class AnswerSheet:
         spans: Sequence[Span] = (),
         data: Mapping[str, Any] | None = None,
         initial: Mapping[QuestionKey, tuple[Any, str]] | None = None,
+        draft: Mapping[str, Any] | None = None,
+        suggestions: Mapping[QuestionKey, Any] | None = None,
+        require: bool = False,
     ) -> None:
+        """`draft`: the fields of a draft (as the form posts them), shown instead of the
+        earlier answers; `suggestions`: judges' feedback (Assessments) by (name, span id), to
+        pre-fill questions that have neither; `require`: required questions must be answered
+        (`is_valid`)."""
         self.is_bound = data is not None
         self.data = data
         self.questions: list[Question] = []
         self.non_field_errors: list[str] = []
+        self.require = require
+        self.from_draft = draft is not None and data is None
         initial = initial or {}
+        suggestions = suggestions or {}
         number = 0
         for schema in schemas:
             spec = schema.spec
@@ -135,11 +157,25 @@ class AnswerSheet:
                 if data is not None:
                     question.raw = _getlist(data, question.field_name)
                     question.rationale = str(data.get(question.rationale_name, "")).strip()
+                    question.suggestion_id = str(data.get(f"{question.field_name}-suggestion", ""))
+                elif draft is not None:
+                    question.raw = _getlist(draft, question.field_name)
+                    question.rationale = str(draft.get(question.rationale_name, "") or "")
+                    question.suggestion_id = str(draft.get(f"{question.field_name}-suggestion", ""))
                 elif question.key in initial:
                     value, rationale = initial[question.key]
                     question.raw = spec.initial(value)
                     question.rationale = rationale or ""
                     question.value = value
+                elif (schema.name, question.key[1]) in suggestions:
+                    label = suggestions[(schema.name, question.key[1])]
+                    try:
+                        question.raw = spec.initial(label.value)
+                    except (TypeError, ValueError, AttributeError):
+                        question.raw = []
+                    if question.raw:
+                        question.suggestion = label
+                        question.suggestion_id = label.assessment_id
                 self.questions.append(question)
         self._validated = False
 
@@ -164,15 +200,41 @@ class AnswerSheet:
                 )
             elif question.rationale and question.value is None and not question.error:
                 question.rationale_error = "Answer the question to go with this comment."
+        if self.require:
+            for question in self.open_required:
+                question.error = "Answer this question before you submit (or skip the item)."
+                question.missing = True
         if not self.errors and not any(q.is_answered for q in self.questions):
             self.non_field_errors.append("Answer at least one question, or skip this item.")
+        elif self.require and self.open_required:
+            numbers = ", ".join(str(q.number) for q in self.open_required)
+            count = len(self.open_required)
+            self.non_field_errors.insert(
+                0,
+                f"{count} required question{'s are' if count != 1 else ' is'} still open "
+                f"({numbers}): answer {'them' if count != 1 else 'it'}, or skip the item.",
+            )
         return not self.errors
+
+    @property
+    def open_required(self) -> list[Question]:
+        """Required questions without an answer (after `is_valid()`), in reading order."""
+        return [
+            q
+            for q in self.questions
+            if q.required and q.value is None and (not q.error or q.missing)
+        ]
+
+    @property
+    def open_count(self) -> int:
+        """Questions shown as open (nothing given yet), before checking."""
+        return sum(1 for q in self.questions if not q.has_input)
 
     @property
     def errors(self) -> list[str]:
         errors = list(self.non_field_errors)
         for question in self.questions:
-            if question.error:
+            if question.error and not question.missing:
                 errors.append(f"{question.schema.title}: {question.error}")
             if question.rationale_error:
                 errors.append(f"{question.schema.title}: {question.rationale_error}")

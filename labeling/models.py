@@ -73,6 +73,10 @@ class LabelingSchema(models.Model):
     )
     input_type = models.CharField(max_length=20, choices=InputType.choices)
     input_config = models.JSONField(default=dict, blank=True)
+    required = models.BooleanField(
+        default=True,
+        help_text="Labelers answer it before they submit an item (they may always skip it).",
+    )
     version = models.PositiveIntegerField(default=1)
     archived = models.BooleanField(default=False)
     created_by = models.ForeignKey(
@@ -192,6 +196,11 @@ class LabelingSession(models.Model):
     blind = models.BooleanField(
         default=False,
         help_text="Hide other people's and judges' labels from labelers while they work.",
+    )
+    suggestions = models.BooleanField(
+        default=False,
+        help_text="Pre-fill the questions with judges' feedback of the same name, for labelers "
+        "to confirm or change (never in blind mode).",
     )
     status = models.CharField(
         max_length=8, choices=SessionStatus.choices, default=SessionStatus.DRAFT
@@ -447,6 +456,10 @@ class Assignment(models.Model):
     flagged = models.BooleanField(default=False)
     flag_reason = models.TextField(blank=True, max_length=REASON_MAX_LENGTH)
     last_active_at = models.DateTimeField(default=timezone.now)
+    # Answers typed but not submitted yet (the answer form's fields, as posted), kept so they
+    # survive a reload, another device or a lost connection; cleared by the submit.
+    draft = models.JSONField(null=True, blank=True)
+    draft_saved_at = models.DateTimeField(null=True, blank=True)
 
     objects = AssignmentQuerySet.as_manager()
 

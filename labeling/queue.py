@@ -171,6 +171,8 @@ ASSIGNMENT_FIELDS = [
     "submitted_at",
     "skip_reason",
     "last_active_at",
+    "draft",
+    "draft_saved_at",
 ]
 
 
@@ -540,6 +542,10 @@ def _store_answers(
     for question in sheet.answers:
         schema = question.schema
         metadata = {"labeling_session_id": session.pk, "schema_version": schema.version}
+        if question.suggestion_id:
+            # The answer confirms (or changes) a judge's suggestion: campaign pages count how
+            # often experts changed one (`labeling.campaign.suggestions`).
+            metadata["suggestion"] = question.suggestion_id[:64]
         answer = existing.get(question.key)
         if answer is None:
             new_questions.append(question)
@@ -584,12 +590,16 @@ def _store_answers(
         assignment.lease_expires_at = None
         assignment.skip_reason = ""
         assignment.last_active_at = now
+        assignment.draft = assignment.draft_saved_at = None  # the draft is submitted
         writes.assignments.append(assignment)
         item.submissions += 1
         item.state = _item_state(item, labels_per_item)
         writes.add(item)
-    elif new_labels or overridden:
-        Assignment.objects.filter(pk=assignment.pk).update(last_active_at=now)
+    elif new_labels or overridden or assignment.draft is not None:
+        Assignment.objects.filter(pk=assignment.pk).update(
+            last_active_at=now, draft=None, draft_saved_at=None
+        )
+        assignment.draft = assignment.draft_saved_at = None
     return SubmitOutcome(created=len(new_labels), overridden=overridden, unchanged=unchanged)
 
 

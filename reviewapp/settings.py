@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "reviewapp.errors.FriendlyErrorsMiddleware",
     # Last: turns a locked-out sign-in into the lockout page (accounts.throttle).
     "axes.middleware.AxesMiddleware",
 ]

@@ -135,6 +135,7 @@ def make_schema(
             enable_comment=fields.pop("enable_comment", False),
             target_span_type=fields.pop("target_span_type", ""),
             spec=parse_input(input_type, config or {}),
+            required=fields.pop("required", True),
         ),
     )
 

@@ -36,7 +36,7 @@ EXPECTED_CONTRACTS = {
         "containers": ["labeling"],
         "layers": [
             "review | console | campaign | api",
-            "queue",
+            "queue | session_items",
             "services",
             "forms",
             "models",

@@ -32,7 +32,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import JsonResponse
 
 from accounts.api_auth import ApiRequest
-from labeling import queue, services
+from labeling import queue, services, session_items
 from labeling.api.common import experiment_by_id, pk_of, session_by_id, users_by_login
 from labeling.models import (
     Assignment,
@@ -492,7 +492,7 @@ def items_add(request: ApiRequest) -> JsonResponse:
     with transaction.atomic():
         session = session_by_id(string_param(data, "queue_id"))
         try:
-            services.add_traces_by_id(session=session, trace_ids=item_ids)
+            session_items.add_traces_by_id(session=session, trace_ids=item_ids)
         except ValidationError as exc:
             codes = {error.code for error in exc.error_list}
             if "unknown_traces" in codes:
@@ -515,7 +515,7 @@ def items_remove(request: ApiRequest) -> JsonResponse:
             )
         )
         if pks:
-            _service(lambda: services.remove_items(session=session, item_ids=pks))
+            _service(lambda: session_items.remove_items(session=session, item_ids=pks))
     return ok()
 
 

@@ -47,6 +47,10 @@ CACHE_SECONDS = 60 * 60
 
 # --- figures -------------------------------------------------------------------------------------
 
+# A coefficient over fewer items than this is shown with a warning: with a handful of items,
+# one label more or less swings it from "slight" to "substantial".
+FEW_ITEMS = 10
+
 # Landis & Koch (1977), the usual words for kappa-like coefficients: below 0 poor, up to 0.20
 # slight, 0.40 fair, 0.60 moderate, 0.80 substantial, above almost perfect.
 READINGS = [
@@ -69,10 +73,14 @@ class Figure:
 
     @property
     def reading(self) -> str:
-        """Plain words for a chance-corrected coefficient (alpha, kappa)."""
+        """Plain words for a chance-corrected coefficient (alpha, kappa); a figure over fewer
+        than `FEW_ITEMS` items says it is too few to rely on."""
         if self.value is None:
             return self.why.split(":")[0] if self.why else "not enough data"
-        return self._band()[0]
+        words = self._band()[0]
+        if self.n < FEW_ITEMS:
+            words += f" (only {self.n} item{'s' if self.n != 1 else ''}: too few to rely on)"
+        return words
 
     @property
     def strength(self) -> str:
@@ -85,6 +93,8 @@ class Figure:
             return "poor agreement", "poor"
         # Rounded as shown, so a figure printed as 0.20 reads "slight", not "fair".
         value = round(self.value, 2)
+        if value == 0:
+            return "no better than chance", "slight"
         return next((words, band) for bound, words, band in READINGS if value <= bound)
 
 
@@ -269,6 +279,10 @@ class Confusion:
     @property
     def column_totals(self) -> list[int]:
         return [sum(column) for column in zip(*self.counts, strict=True)]
+
+    @property
+    def total(self) -> int:
+        return sum(sum(row) for row in self.counts)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from labeling.campaign import views
 app_name = "campaign"
 
 urlpatterns: list = [
+    path("<int:pk>/progress/", views.progress, name="progress"),
     path("<int:pk>/agreement/", views.agreement, name="agreement"),
     path("<int:pk>/disagreements/", views.disagreements, name="disagreements"),
     path(

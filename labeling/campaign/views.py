@@ -24,6 +24,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
@@ -36,9 +37,11 @@ from labeling.campaign.agreement import session_agreement
 from labeling.campaign.dataset_sync import sync_session_to_dataset
 from labeling.campaign.labelers import labeler_statistics
 from labeling.campaign.results import Cell, SessionQuestion, load_cells, session_questions
+from labeling.campaign.suggestions import suggestion_figures
 from labeling.forms import Question
 from labeling.models import Item, LabelingSession
-from traces.models import Span
+from labeling.progress import item_counts, labeler_figures
+from traces.models import Span, Trace
 
 CELLS_PER_PAGE = 20
 
@@ -66,6 +69,7 @@ class CellView:
     note: str = ""
     just_settled: bool = False
     new_value_open: bool = False  # keep "enter a different answer" open to show its error
+    trace: Trace | None = None  # what was judged (its request and response), on the list
 
     @property
     def html_id(self) -> str:
@@ -114,8 +118,16 @@ def _spans(cells: list[Cell]) -> dict[tuple[int, str], Span]:
         return {}
     spans = Span.objects.filter(
         trace_id__in={trace for trace, _ in wanted}, span_id__in={span for _, span in wanted}
-    ).only("pk", "trace_id", "span_id", "name", "span_type")
+    ).only("pk", "trace_id", "span_id", "name", "span_type", "inputs", "outputs")
     return {(span.trace_id, span.span_id): span for span in spans}
+
+
+def _traces(cells: list[Cell]) -> dict[int, Trace]:
+    """The traces of the cells, with their request and response previews: one query."""
+    traces = Trace.objects.filter(pk__in={cell.trace_pk for cell in cells}).only(
+        "pk", "trace_id", "request_preview", "response_preview"
+    )
+    return {trace.pk: trace for trace in traces}
 
 
 def _selected_question(request: HtmxHttpRequest, questions: list[SessionQuestion]):
@@ -160,12 +172,15 @@ def disagreements(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         ).values_list("pk", flat=True)
     )
     spans = _spans(list(cells.values()))
+    traces = _traces(list(cells.values())) if cells else {}
     views = []
     for entry in page.object_list:
         cell = cells.get((entry.item_id, entry.schema_id, entry.span_id))
         if cell is not None:  # an answer changed since the overview was read
             span = spans.get((cell.trace_pk, cell.span_id))
-            views.append(_cell_view(session, cell, span, adjudicated=cell.item_id in adjudicated))
+            view = _cell_view(session, cell, span, adjudicated=cell.item_id in adjudicated)
+            view.trace = traces.get(cell.trace_pk)
+            views.append(view)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -304,8 +319,26 @@ def agreement(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     (computing agreement reads every answer, so the dashboard does not wait for it)."""
     session = get_session_for_lead(request, pk)
     context = {"session": session, "results": session_agreement(session)}
+    if not request.htmx and session.suggestions:
+        context["suggestions"] = suggestion_figures(session)
     template = "labeling/campaign/agreement.html"
     return render(request, f"{template}#agreement-summary" if request.htmx else template, context)
+
+
+@require_GET
+def progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The session's progress, read-only: items by state and each labeler's figures. For the
+    session's reviewers (curators have the console's dashboard, with its actions)."""
+    session = get_session_for_lead(request, pk)
+    now = timezone.now()
+    context = {
+        "session": session,
+        "progress": item_counts(session.items.all()),
+        "labelers": labeler_figures(session, now),
+        "now": now,
+        "campaign_tab": "progress",
+    }
+    return render(request, "labeling/campaign/progress.html", context)
 
 
 @require_GET

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.access import curator_required
 from accounts.types import HtmxHttpRequest
-from labeling import services
+from labeling import services, session_items
 from labeling.console.forms import NEW_SESSION, AddTracesForm
 from labeling.console.views import (
     _page,
@@ -162,7 +162,7 @@ def _add(
     selected: list[str],
     matching: Any,
     filters: TraceFilterForm,
-) -> tuple[LabelingSession, services.AddResult]:
+) -> tuple[LabelingSession, session_items.AddResult]:
     """Run one add action; raises ValidationError (nothing written) when it cannot."""
     if action in ("all", "sample") and not filters.is_valid():
         raise ValidationError("Fix the filter first.", code="filter")
@@ -174,11 +174,11 @@ def _add(
                 user=request.user,
             )
         if action == "selected":
-            result = services.add_traces_by_id(session=target, trace_ids=selected)
+            result = session_items.add_traces_by_id(session=target, trace_ids=selected)
         elif action == "all":
-            result = services.add_matching_traces(session=target, traces=matching)
+            result = session_items.add_matching_traces(session=target, traces=matching)
         else:
-            result = services.add_trace_sample(
+            result = session_items.add_trace_sample(
                 session=target, traces=matching, size=form.cleaned_data["size"]
             )
     return target, result

@@ -25,12 +25,9 @@ from labeling.models import (
     LabelingSession,
     SessionStatus,
 )
-from labeling.services import (
-    MAX_SAMPLE_SIZE,
-    SchemaFields,
-    SessionFields,
-)
-from traces.models import NAME_MAX_LENGTH, AssessmentKind, Experiment, SpanType
+from labeling.services import SchemaFields, SessionFields
+from labeling.session_items import MAX_SAMPLE_SIZE
+from traces.models import NAME_MAX_LENGTH, AssessmentKind, Experiment, Span, SpanType
 from traces.services import validate_name
 
 # The settings fields of each input kind, in the order the form shows them.
@@ -120,6 +117,12 @@ class SchemaForm(ConsoleFormMixin, forms.Form):
     )
     enable_comment = forms.BooleanField(
         label="Ask for a comment (why?) with each answer", required=False
+    )
+    optional = forms.BooleanField(
+        label="Optional: labelers may submit an item without answering it",
+        required=False,
+        help_text="Required questions must be answered before Submit & next (labelers can "
+        "always skip an item).",
     )
     target_span_type = forms.CharField(
         label="Ask about spans of type",
@@ -225,7 +228,21 @@ class SchemaForm(ConsoleFormMixin, forms.Form):
         return name
 
     def clean_target_span_type(self) -> str:
-        return self.cleaned_data["target_span_type"].strip()
+        """A known span type (any case: "retriever" is RETRIEVER), or one that spans of this
+        experiment have; anything else would never be asked."""
+        value = self.cleaned_data["target_span_type"].strip()
+        if not value:
+            return value
+        known = {span_type.upper(): span_type for span_type in SpanType.ALL}
+        if value.upper() in known:
+            return known[value.upper()]
+        if Span.objects.filter(trace__experiment=self.experiment, span_type=value).exists():
+            return value
+        raise ValidationError(
+            f"No span of this experiment has the type “{value}”, so the question would never "
+            f"be asked. Choose one of {', '.join(SpanType.ALL)}, or leave it empty.",
+            code="span_type",
+        )
 
     def settings_config(self, input_type: str) -> dict[str, Any]:
         """The posted settings of `input_type`, as `labeling.inputs` expects them."""
@@ -276,6 +293,7 @@ class SchemaForm(ConsoleFormMixin, forms.Form):
             enable_comment=data["enable_comment"],
             target_span_type=data["target_span_type"],
             spec=self.spec,
+            required=not data.get("optional"),
         )
 
     def preview_schema(self) -> LabelingSchema | None:
@@ -292,6 +310,7 @@ class SchemaForm(ConsoleFormMixin, forms.Form):
             title=(data.get("title") or "").strip() or "Your question",
             instruction=data.get("instruction") or "",
             enable_comment=bool(data.get("enable_comment")),
+            required=not data.get("optional"),
             target_span_type=data.get("target_span_type") or "",
             input_type=self.spec.input_type,
             input_config=self.spec.to_config(),
@@ -325,6 +344,7 @@ def schema_initial(schema: LabelingSchema) -> dict[str, Any]:
         "title": schema.title,
         "instruction": schema.instruction,
         "enable_comment": schema.enable_comment,
+        "optional": not schema.required,
         "target_span_type": schema.target_span_type,
         "input_type": schema.input_type,
     }
@@ -477,12 +497,14 @@ class SessionForm(ConsoleFormMixin, forms.ModelForm):
             "labels_per_item",
             "reservation_minutes",
             "blind",
+            "suggestions",
             "status",
         ]
         labels = {
             "labels_per_item": "Labels per item",
             "reservation_minutes": "Reservation (minutes)",
             "blind": "Blind mode",
+            "suggestions": "Judges' suggestions to confirm",
         }
         help_texts = {
             "instructions": "Shown to labelers at the top of every item. Markdown.",
@@ -490,6 +512,9 @@ class SessionForm(ConsoleFormMixin, forms.ModelForm):
             "reservation_minutes": "How long an opened item stays reserved for its labeler "
             "before someone else may take it.",
             "blind": "Hide other people's and judges' labels from labelers while they work.",
+            "suggestions": "Pre-fill each question with the LLM-judge or code feedback of the "
+            "same name, marked as a suggestion with its rationale, for labelers to confirm or "
+            "change. Never in blind mode.",
             "status": "Labelers see the session only while it is active.",
         }
         widgets = {
@@ -578,6 +603,7 @@ class SessionForm(ConsoleFormMixin, forms.ModelForm):
             labels_per_item=data["labels_per_item"],
             reservation_minutes=data["reservation_minutes"],
             blind=data["blind"],
+            suggestions=data["suggestions"],
             status=data["status"],
             schemas=data["schemas"],
             labelers=list(data["labelers"]),

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import curator_required
 from accounts.types import HtmxHttpRequest
-from labeling import services
+from labeling import services, session_items
 from labeling.console.forms import ExperimentChoiceForm, SessionForm
 from labeling.console.views import (
     _page,
@@ -190,7 +190,7 @@ def item_remove(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse
     session = get_session_for_curator(request, pk)
     item = get_item_for_curator(request, session, item_pk)
     try:
-        services.remove_items(session=session, item_ids=[item.pk])
+        session_items.remove_items(session=session, item_ids=[item.pk])
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -43,6 +43,7 @@ SCHEMA_FIELDS = (
     "target_span_type",
     "input_type",
     "input_config",
+    "required",
     "version",
     "archived",
 )
@@ -58,6 +59,7 @@ SPAN_FIELDS = (
     "outputs",
 )
 LABEL_FIELDS = (
+    "assessment_id",
     "kind",
     "name",
     "source_type",
@@ -80,10 +82,17 @@ def _questions(session: str) -> Subquery:
     )
 
 
+# Spans the item page shows for context whatever the questions target: what instructions
+# usually point at (the retrieved documents, the tool calls).
+CONTEXT_SPAN_TYPES = ("RETRIEVER", "TOOL")
+
+
 def _spans(trace: str, session: str | None, *, root: bool = True) -> Subquery:
-    """The root span(s) (with `root`), and the spans of the types the session's questions
-    target (when `session` is given)."""
+    """The root span(s) (with `root`) and the context spans (`CONTEXT_SPAN_TYPES`), and the
+    spans of the types the session's questions target (when `session` is given)."""
     shown = Q(parent_id__isnull=True) | Q(parent_id="") if root else Q()
+    if root:
+        shown |= Q(span_type__in=CONTEXT_SPAN_TYPES)
     if session is not None:
         targets = (
             LabelingSchema.objects.filter(sessionschema__session_id=OuterRef(OuterRef(session)))

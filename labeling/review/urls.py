@@ -16,5 +16,6 @@ urlpatterns = [
     path("<int:session_pk>/items/<int:item_pk>/skip/", views.skip, name="skip"),
     path("<int:session_pk>/items/<int:item_pk>/flag/", views.flag, name="flag"),
     path("<int:session_pk>/items/<int:item_pk>/lease/", views.lease, name="lease"),
+    path("<int:session_pk>/items/<int:item_pk>/draft/", views.draft, name="draft"),
     path("<int:session_pk>/items/<int:item_pk>/spans/", views.spans, name="spans"),
 ]

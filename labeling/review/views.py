@@ -35,7 +35,7 @@ from labeling.progress import (
     with_labeler_progress,
 )
 from labeling.review import page
-from traces.models import SPAN_TREE_FIELDS, Span
+from traces.models import SPAN_TREE_FIELDS, SourceType, Span
 from traces.spantree import build_span_tree, format_duration_ns
 
 # --- access --------------------------------------------------------------------------------------
@@ -227,6 +227,23 @@ def _initial(assignment: Assignment) -> dict[tuple[int, str], tuple[Any, str]]:
     }
 
 
+def _suggestions(session: LabelingSession, item_page: page.ItemPage) -> dict[tuple[str, str], Any]:
+    """Judges' feedback that pre-fills the questions of the same name (sessions that allow it,
+    never blind ones), by (name, span id): the latest LLM judge's, else the latest code's."""
+    if not session.suggestions or session.blind or not item_page.other_labels:
+        return {}
+    found: dict[tuple[str, str], Any] = {}
+    rank = {SourceType.LLM_JUDGE: 0, SourceType.CODE: 1}
+    for label in item_page.other_labels:
+        if label.source_type not in rank or label.has_error or label.value is None:
+            continue
+        key = (label.name, label.span_id or "")
+        held = found.get(key)
+        if held is None or rank[label.source_type] < rank[held.source_type]:
+            found[key] = label
+    return found
+
+
 def _render_item(
     request: HtmxHttpRequest,
     assignment: Assignment,
@@ -240,7 +257,13 @@ def _render_item(
 ) -> HttpResponse:
     session = assignment.item.session
     if sheet is None:
-        sheet = AnswerSheet(item_page.schemas, spans=item_page.spans, initial=_initial(assignment))
+        sheet = AnswerSheet(
+            item_page.schemas,
+            spans=item_page.spans,
+            initial=_initial(assignment),
+            draft=assignment.draft,
+            suggestions=_suggestions(session, item_page),
+        )
     root_spans = [s for s in item_page.spans if not s.parent_id]
     span_sections: dict[str, SpanSection] = {}
     trace_questions = []
@@ -252,6 +275,13 @@ def _render_item(
                 question.span.span_id, SpanSection(span=question.span, questions=[])
             )
             section.questions.append(question)
+    context_spans = [
+        span
+        for span in item_page.spans
+        if span.parent_id
+        and span.span_type in page.CONTEXT_SPAN_TYPES
+        and span.span_id not in span_sections
+    ]
     now = timezone.now()
     lease_live = (
         assignment.state == AssignmentState.CLAIMED
@@ -269,6 +299,7 @@ def _render_item(
             span_sections.values(), key=lambda section: section.questions[0].number
         ),
         "trace_questions": trace_questions,
+        "context_spans": context_spans,
         "other_labels": item_page.other_labels,
         "progress": item_page.progress,
         "previous_item_id": item_page.previous_item_id,
@@ -280,6 +311,9 @@ def _render_item(
         "lease_lost": assignment.state == AssignmentState.RELEASED,
         "lease_interval": _lease_interval(session),
         "is_done": assignment.state in queue.DONE_STATES,
+        "open_count": sum(1 for q in sheet.questions if not q.has_input),
+        "required_count": sum(1 for q in sheet.questions if q.required),
+        "has_suggestions": any(q.suggestion is not None for q in sheet.questions),
     }
     template = "labeling/review/item.html"
     return render(
@@ -354,7 +388,12 @@ def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespo
                 assignment, item_page = get_page_for_user(request, session_pk, item_pk, submit=True)
                 session = assignment.item.session
                 was = assignment.state
-                sheet = AnswerSheet(item_page.schemas, spans=item_page.spans, data=request.POST)
+                sheet = AnswerSheet(
+                    item_page.schemas,
+                    spans=item_page.spans,
+                    data=request.POST,
+                    require=was != AssignmentState.SUBMITTED,
+                )
                 if not sheet.is_valid():
                     break
                 done = queue.submit_and_claim_next(
@@ -375,7 +414,12 @@ def submit(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespo
     if error or not sheet.is_valid():
         # The answers stay on the page, with what is wrong.
         assignment, item_page = get_page_for_user(request, session_pk, item_pk)
-        sheet = AnswerSheet(item_page.schemas, spans=item_page.spans, data=request.POST)
+        sheet = AnswerSheet(
+            item_page.schemas,
+            spans=item_page.spans,
+            data=request.POST,
+            require=assignment.state != AssignmentState.SUBMITTED,
+        )
         sheet.is_valid()
         return _render_item(
             request,
@@ -461,6 +505,39 @@ def lease(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpRespon
     if not _is_partial(request):
         return redirect(item_url(assignment))
     return render(request, "labeling/review/item.html#lease-status", context)
+
+
+DRAFT_MAX_FIELDS = 500
+DRAFT_MAX_CHARS = 200_000
+
+
+@require_POST
+def draft(request: HtmxHttpRequest, session_pk: int, item_pk: int) -> HttpResponse:
+    """Keep the answers typed but not submitted (the answer form's fields), on the labeler's
+    assignment: the item page shows them again after a reload, on another device or after a
+    lost connection; Submit & next clears them. One statement besides the user's."""
+    fields: dict[str, Any] = {}
+    size = 0
+    for name in request.POST:
+        if not name.startswith("q-") or len(fields) >= DRAFT_MAX_FIELDS:
+            continue
+        values = [value for value in request.POST.getlist(name)]
+        size += sum(len(value) for value in values) + len(name)
+        fields[name] = values
+    if size > DRAFT_MAX_CHARS:
+        return HttpResponse("This draft is too long to keep.", status=413)
+    now = timezone.now()
+    saved = Assignment.objects.filter(assignment_for_user(request, session_pk, item_pk)).update(
+        draft=fields, draft_saved_at=now
+    )
+    if not saved:
+        raise Http404("You hold no such item.")
+    context = {"draft_saved_at": now, "draft_state": "saved"}
+    if not _is_partial(request):
+        return redirect(
+            reverse("review:item", kwargs={"session_pk": session_pk, "item_pk": item_pk})
+        )
+    return render(request, "labeling/review/item.html#draft-status", context)
 
 
 # --- the full span tree --------------------------------------------------------------------------

@@ -58,7 +58,8 @@
       if (!link || event.altKey || event.ctrlKey || event.metaKey) return;
       var links = spanLinks(tree);
       var index = links.indexOf(link);
-      var details = link.parentElement.tagName === "SUMMARY" ? link.parentElement.parentElement : null;
+      var next = link.nextElementSibling;
+      var details = next && next.tagName === "DETAILS" ? next : null; // the span's children
       var target = null;
       switch (event.key) {
         case "ArrowDown": target = links[index + 1]; break;
@@ -72,7 +73,7 @@
         case "ArrowLeft":
           if (details && details.open) { details.open = false; event.preventDefault(); return; }
           var parent = link.closest("li").parentElement.closest("details");
-          target = parent && parent.querySelector(":scope > summary > a.sp");
+          target = parent && parent.parentElement.querySelector(":scope > a.sp");
           break;
         default: return;
       }
@@ -174,3 +175,62 @@
     }
   });
 })();
+
+// Label forms: changing the data type swaps in its value input (HTMX). What the person typed
+// into the value box while that request was on its way is carried over, with the focus.
+(function () {
+  "use strict";
+  var typed = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.classList || !target.classList.contains("value-field")) return;
+    var old = target.querySelector("textarea, input:not([type=hidden]):not([type=radio]), select");
+    if (!old) return;
+    typed = {
+      id: target.id,
+      value: old.value,
+      focused: document.activeElement === old,
+      start: old.selectionStart,
+      end: old.selectionEnd,
+    };
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!typed) return;
+    var keep = typed;
+    typed = null;
+    var field = document.getElementById(keep.id);
+    var input = field && field.querySelector("textarea, input:not([type=hidden]):not([type=radio]), select");
+    if (!input) return;
+    if (keep.value !== "" && input.tagName !== "SELECT") input.value = keep.value;
+    if (keep.focused) {
+      input.focus();
+      try { input.setSelectionRange(keep.start, keep.end); } catch (e) { /* a number box */ }
+    }
+  });
+})();
+
+// After a label is added, edited or deleted in the pane ([data-labels-of][data-label-count]),
+// the span tree's badge of that span shows the new count.
+document.addEventListener("htmx:afterSettle", function () {
+  "use strict";
+  var pane = document.querySelector("[data-labels-of][data-label-count]");
+  var tree = document.querySelector("[data-span-tree]");
+  if (!pane || !tree || !pane.dataset.labelsOf) return;
+  var count = Number(pane.dataset.labelCount);
+  var link = Array.prototype.find.call(tree.querySelectorAll("a.sp"), function (a) {
+    return new URLSearchParams(a.search).get("span") === pane.dataset.labelsOf;
+  });
+  if (!link) return;
+  var badge = link.querySelector(".sp-labels");
+  if (!count) {
+    if (badge) badge.remove();
+    return;
+  }
+  if (!badge) {
+    badge = document.createElement("span");
+    badge.className = "sp-labels";
+    link.insertBefore(badge, link.querySelector(".sp-bar"));
+  }
+  badge.textContent = String(count);
+  badge.title = count + (count === 1 ? " label" : " labels");
+});

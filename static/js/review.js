@@ -119,64 +119,121 @@
     return true;
   }
 
+  function nextQuestion(event, active) {
+    const onRadio = active && active.type === "radio";
+    if (event.key.length > 1 && (onRadio || !currentQuestion())) return false; // arrows move radios
+    move(1);
+    return true;
+  }
+
+  function previousQuestion(event, active) {
+    const onRadio = active && active.type === "radio";
+    if (event.key.length > 1 && (onRadio || !currentQuestion())) return false;
+    move(-1);
+    return true;
+  }
+
+  function clickHotkey(key) {
+    return function () {
+      const target = hotkeyTarget(key);
+      if (!target || target.disabled) return false;
+      trigger(target);
+      return true;
+    };
+  }
+
+  // The keys, in the order the shortcut list (the ? dialog) shows them; the list is made from
+  // this table. `keys` are what the list shows; `match` says whether a key event is this one
+  // (`typing`: also while the focus is in a text box); `run` returns true when it acted.
+  const SHORTCUTS = [
+    { keys: ["1", "…", "9"], help: "Pick an option of the current question (checkboxes toggle)",
+      match: function (e) { return /^[1-9]$/.test(e.key); }, run: function (e) { return pickOption(e.key); } },
+    { keys: ["J", "↓"], help: "Next question",
+      match: function (e) { return e.key === "j" || e.key === "J" || e.key === "ArrowDown"; }, run: nextQuestion },
+    { keys: ["K", "↑"], help: "Previous question",
+      match: function (e) { return e.key === "k" || e.key === "K" || e.key === "ArrowUp"; }, run: previousQuestion },
+    { keys: ["Ctrl / ⌘", "Enter"], help: "Submit & next (works while typing). Enter alone never submits.", typing: true,
+      match: function (e) { return (e.ctrlKey || e.metaKey) && e.key === "Enter"; },
+      run: function (e, active) { return submitFormOf(active); } },
+    { keys: ["Esc"], help: "Leave a text box (shortcuts work again)", typing: true,
+      match: function (e) { return e.key === "Escape"; }, run: leave },
+    { keys: ["S"], help: "Skip (type a reason or just press Enter)",
+      match: letter("s"), run: clickHotkey("s") },
+    { keys: ["F"], help: "Flag the item for the curator",
+      match: letter("f"), run: clickHotkey("f") },
+    { keys: ["B"], help: "Back to my previous item",
+      match: letter("b"), run: clickHotkey("b") },
+    { keys: ["N"], help: "Next item (back to the queue, from an item done before)",
+      match: letter("n"), run: clickHotkey("n") },
+    { keys: ["?"], help: "This list",
+      match: function (e) { return e.key === "?"; }, run: clickHotkey("?") },
+  ];
+  window.reviewShortcuts = SHORTCUTS;
+
+  function letter(key) {
+    return function (e) { return !e.ctrlKey && !e.metaKey && !e.altKey && e.key.toLowerCase() === key; };
+  }
+
+  function leave(event, active) {
+    const details = active && active.closest && active.closest("details[open][data-action-details]");
+    if (details) {
+      details.open = false;
+      details.querySelector("summary").focus();
+      return true;
+    }
+    if (isTyping(active)) {
+      const question = active.closest("[data-question]");
+      if (question) setCurrent(question, true);
+      else active.blur();
+      return true;
+    }
+    return false;
+  }
+
+  function renderShortcuts() {
+    const body = document.querySelector("[data-shortcut-rows]");
+    if (!body || body.dataset.filled) return;
+    body.dataset.filled = "1";
+    SHORTCUTS.forEach(function (shortcut) {
+      const row = document.createElement("tr");
+      const keys = document.createElement("th");
+      keys.scope = "row";
+      shortcut.keys.forEach(function (key, index) {
+        if (index) keys.append(" ");
+        if (key === "…") {
+          keys.append("…");
+          return;
+        }
+        const kbd = document.createElement("kbd");
+        kbd.textContent = key;
+        keys.append(kbd);
+      });
+      const help = document.createElement("td");
+      help.textContent = shortcut.help;
+      row.append(keys, help);
+      body.append(row);
+    });
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.isComposing) return;
     if (document.querySelector("dialog[open]")) return; // the dialog handles its own keys (Esc)
     const active = document.activeElement;
-    const mod = event.ctrlKey || event.metaKey;
-
-    if (mod && event.key === "Enter") {
-      if (submitFormOf(active)) event.preventDefault();
-      return;
-    }
-    if (event.key === "Escape") {
-      const details = active && active.closest && active.closest("details[open][data-action-details]");
-      if (details) {
-        details.open = false;
-        details.querySelector("summary").focus();
-        event.preventDefault();
-        return;
-      }
-      if (isTyping(active)) {
-        const question = active.closest("[data-question]");
-        if (question) setCurrent(question, true);
-        else active.blur();
+    if (event.key === "Enter" && !event.ctrlKey && !event.metaKey) {
+      // Enter never submits the answers: in a field of the answer form it does nothing (a
+      // text box takes it as a new line; a button or <summary> still does its own thing).
+      const form = active && active.form;
+      if (form && form.matches("[data-answer-form]") && active.tagName === "INPUT") {
         event.preventDefault();
       }
       return;
     }
-    if (isTyping(active) || mod || event.altKey) return;
-
-    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    if (/^[1-9]$/.test(key)) {
-      if (pickOption(key)) event.preventDefault();
+    const typing = isTyping(active);
+    if (!typing && (event.ctrlKey || event.metaKey || event.altKey) && event.key !== "Enter") return;
+    for (const shortcut of SHORTCUTS) {
+      if ((typing && !shortcut.typing) || !shortcut.match(event)) continue;
+      if (shortcut.run(event, active)) event.preventDefault();
       return;
-    }
-    const onRadio = active && active.type === "radio";
-    if (key === "j" || (key === "ArrowDown" && !onRadio && questions().length && currentQuestion())) {
-      move(1);
-      event.preventDefault();
-      return;
-    }
-    if (key === "k" || (key === "ArrowUp" && !onRadio && questions().length && currentQuestion())) {
-      move(-1);
-      event.preventDefault();
-      return;
-    }
-    if (key === "Enter" && active && active.matches && active.matches("[data-question]")) {
-      const field = active.querySelector("textarea, input:not([type=hidden])");
-      if (field) {
-        field.focus();
-        event.preventDefault();
-      }
-      return;
-    }
-    if (event.key === "?" || key.length === 1) {
-      const target = hotkeyTarget(event.key === "?" ? "?" : key);
-      if (target && !target.disabled) {
-        trigger(target);
-        event.preventDefault();
-      }
     }
   });
 
@@ -252,6 +309,7 @@
     const firstLoad = shownItem === null;
     shownItem = root;
     root.dataset.ready = "1"; // (tests wait for this)
+    renderShortcuts();
     lastRenewal = Date.now(); // the claim or page load just renewed the reservation
     root.querySelectorAll("[data-open-dialog][hidden]").forEach(function (el) {
       el.hidden = false;
@@ -267,8 +325,129 @@
       if (heading) heading.focus({ preventScroll: true });
     }
   }
-  document.addEventListener("DOMContentLoaded", settle);
+  document.addEventListener("DOMContentLoaded", function () {
+    // Pages without an item (the session's start page, the finished page) have the list too.
+    renderShortcuts();
+    document.querySelectorAll("[data-open-dialog][hidden]").forEach(function (el) {
+      el.hidden = false;
+    });
+    settle();
+  });
   // After settling: htmx restores the class attributes of elements kept by id when it settles,
   // which would drop the "current question" mark set any earlier.
   document.addEventListener("htmx:afterSettle", settle);
+})();
+
+// --- completeness and drafts ----------------------------------------------------------------------
+// Each question shows whether it is answered ([data-question-state], and its mark in the panel's
+// list, [data-mark-for]); [data-open-count] counts the open ones. The answer form
+// ([data-answer-form][data-draft-url]) is saved as a draft a moment after each change, so
+// typed answers survive a reload or another device; leaving with a change not saved yet asks
+// first.
+(function () {
+  "use strict";
+
+  let timer = null;
+  let dirty = false;
+
+  function answerForm() {
+    return document.querySelector("form[data-answer-form][data-draft-url]");
+  }
+
+  function answered(form, question) {
+    const name = question.dataset.field;
+    return new FormData(form).getAll(name).some(function (value) {
+      return String(value).trim() !== "";
+    });
+  }
+
+  function refreshCompleteness() {
+    const form = answerForm();
+    if (!form) return;
+    let open = 0;
+    form.querySelectorAll("[data-question]").forEach(function (question) {
+      const done = answered(form, question);
+      const required = question.hasAttribute("data-required");
+      if (!done) open += 1;
+      const state = question.querySelector("[data-question-state]");
+      if (state) state.textContent = done ? "answered" : required ? "open" : "optional";
+      question.classList.toggle("is-answered", done);
+      const mark = form.querySelector('[data-mark-for="' + question.id + '"]');
+      if (mark) {
+        mark.classList.toggle("is-answered", done);
+        const text = mark.querySelector("[data-mark-state]");
+        if (text) text.textContent = done ? ", answered" : required ? ", open" : ", optional";
+      }
+    });
+    const count = form.querySelector("[data-open-count]");
+    if (count) count.textContent = String(open);
+  }
+
+  function status(text) {
+    const el = document.querySelector("[data-draft-status]");
+    if (el) el.textContent = text;
+  }
+
+  function saveDraft(keepalive) {
+    const form = answerForm();
+    window.clearTimeout(timer);
+    timer = null;
+    if (!form || !dirty) return;
+    const body = new FormData(form); // with its CSRF token field
+    const url = form.dataset.draftUrl;
+    dirty = false;
+    status("Saving draft…");
+    fetch(url, { method: "POST", body: body, keepalive: !!keepalive, credentials: "same-origin",
+                 headers: { "HX-Request": "true" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      })
+      .then(function (html) {
+        const el = document.querySelector("[data-draft-status]");
+        if (el && answerForm() === form) el.outerHTML = html;
+      })
+      .catch(function () {
+        if (answerForm() !== form) return;
+        dirty = true; // try again when the connection is back
+        status("Draft not saved yet (no connection?): it will be saved when the connection is back.");
+      });
+  }
+
+  function changed(event) {
+    const form = answerForm();
+    if (!form || !event.target.form || event.target.form !== form) return;
+    dirty = true;
+    refreshCompleteness();
+    status("Unsaved changes…");
+    window.clearTimeout(timer);
+    timer = window.setTimeout(saveDraft, 700);
+  }
+  document.addEventListener("input", changed);
+  document.addEventListener("change", changed);
+  window.addEventListener("online", function () { saveDraft(false); });
+
+  // Leaving with changes not saved yet asks first (the draft is being saved, or could not be).
+  window.addEventListener("beforeunload", function (event) {
+    if (!dirty) return;
+    saveDraft(true);
+    event.preventDefault();
+    event.returnValue = "";
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const form = answerForm();
+    if (!form || !dirty) return;
+    if (event.detail.elt === form) {
+      // Submitting: the answers go with the submit, which clears the draft.
+      window.clearTimeout(timer);
+      dirty = false;
+    } else {
+      saveDraft(true); // Back, Skip, Flag: keep what was typed
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!dirty) refreshCompleteness();
+  });
+  document.addEventListener("DOMContentLoaded", refreshCompleteness);
 })();

@@ -80,3 +80,38 @@ def test_lead_settles_a_disagreement_and_downloads_the_exports(page, login, worl
         json.loads(line) for line in files["march-review-qa-eval-dataset.jsonl"].splitlines()
     ]
     assert dataset[0] == {"inputs": {"question": "Q0"}, "expectations": {"answer": "Paris, France"}}
+
+
+def test_the_disagreements_show_what_was_judged_and_one_note_box(page, login, world):
+    """Issue 15, finding 8: the trace's request and response beside the answers; "Enter a
+    different answer" asks for the answer only (the note below is the rationale)."""
+    session = world.session
+    login(world.users["curator"])
+    page.goto(f"/campaigns/{session.pk}/disagreements/")
+    rows = page.locator(".settle-row")
+    expect(rows).to_have_count(2)
+    context = rows.first.locator(".settle-context")
+    expect(context).to_be_visible()
+    trace = world.items[0].trace
+    expect(context).to_contain_text("What was judged")
+    assert context.locator(".io-section").count() >= 1, trace.trace_id
+    cell = page.locator("article.settle-cell").filter(has_text="Correct?")
+    cell.get_by_text("Enter a different answer").click()
+    new = cell.locator("details.settle-new")
+    assert new.locator("textarea").count() == 0  # no Comment box next to the Note
+    assert cell.get_by_label("Note").count() == 1
+
+
+def test_a_reviewer_sees_the_progress_of_the_session(page, login, world):
+    """Issue 15, finding 9: a non-staff reviewer opens a read-only dashboard."""
+    session = world.session
+    login(world.users["reviewer"])
+    page.goto("/")
+    page.get_by_role("link", name="Progress").click()
+    expect(page.get_by_role("heading", name="Progress", exact=True)).to_be_visible()
+    tabs = page.get_by_role("navigation", name="Campaign")
+    expect(tabs.get_by_role("link", name="Dashboard")).to_have_attribute("aria-current", "page")
+    table = page.locator(".labelers-table")
+    expect(table).to_contain_text("other_labeler")
+    assert page.url.endswith(f"/campaigns/{session.pk}/progress/")
+    assert page.get_by_role("button", name="Remove").count() == 0  # read-only

@@ -148,3 +148,44 @@ def test_keyboard_focus_is_visible_and_arrows_move_in_the_tree(page, login, labe
     assert page.evaluate("document.activeElement.textContent") != first
     page.keyboard.press("Enter")
     expect(page.locator("#span-title")).to_have_text("retrieve_docs")
+
+
+def test_changing_the_data_type_keeps_what_is_typed_meanwhile(page, login, labeler):
+    """Issue 15, finding 4: choose JSON, Tab, type; the value input swapped in a moment later
+    keeps what was typed."""
+    trace = make_chat_trace()
+    assign_traces(labeler, trace)
+    login(labeler)
+    page.goto(f"/traces/{trace.trace_id}/")
+    form = page.locator("#assessments form.label-form")
+    form.get_by_label("Name").fill("shape")
+
+    def slow(route):
+        page.wait_for_timeout(700)  # the server takes its time
+        route.continue_()
+
+    page.route("**/labels/", slow)
+    form.get_by_label("Data type").select_option("json")
+    form.get_by_label("Value").focus()
+    page.keyboard.type('{"a": 1}')
+    expect(form.locator(".value-field.value-json")).to_be_visible()
+    page.wait_for_timeout(300)
+    assert form.get_by_label("Value").input_value() == '{"a": 1}'
+    page.unroute("**/labels/")
+    form.get_by_role("button", name="Create label").click()
+    expect(page.locator("#assessments .label-card", has_text="shape")).to_be_visible()
+    assert Assessment.objects.get(name="shape").value == {"a": 1}
+
+
+def test_the_span_tree_badge_follows_a_label_added_in_the_pane(page, login, labeler):
+    """Issue 15, finding 10: the span tree's label badge went stale after an HTMX add."""
+    trace = make_chat_trace()
+    assign_traces(labeler, trace)
+    login(labeler)
+    page.goto(f"/traces/{trace.trace_id}/?span={RETRIEVER}")
+    link = page.locator(f'.span-tree a.sp[href="?span={RETRIEVER}"]')
+    assert link.locator(".sp-labels").count() == 0
+    add_label(page, name="relevant", data_type="Boolean", value="True")
+    expect(link.locator(".sp-labels")).to_have_text("1")
+    add_label(page, name="note", data_type="String", value="ok")
+    expect(link.locator(".sp-labels")).to_have_text("2")

@@ -52,7 +52,7 @@ def test_full_page_selects_the_root_by_default(labeler_client, labeler):
     for span_id in (ROOT, RETRIEVER, TOOL, CHAT):
         assert f'href="?span={span_id}"' in html
     assert f'href="?span={ROOT}" aria-current="true"' in html
-    assert "<details open><summary>" in html
+    assert '<details open><summary class="sp-toggle">' in html  # the root's children, collapsible
     # the root stands for the whole trace
     assert "whole trace" in html
     assert 'class="chat"' in html and "Where is my order A-1042?" in html

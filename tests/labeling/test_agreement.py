@@ -165,7 +165,8 @@ def test_percent_agreement_averages_pairwise_shares_per_item():
     ("value", "reading"),
     [
         (-0.05, "poor agreement"),
-        (0.0, "slight agreement"),
+        (0.0, "no better than chance"),
+        (0.001, "no better than chance"),
         (0.2, "slight agreement"),
         (0.21, "fair agreement"),
         (0.55, "moderate agreement"),
@@ -176,6 +177,13 @@ def test_percent_agreement_averages_pairwise_shares_per_item():
 )
 def test_landis_koch_readings(value, reading):
     assert Figure(value=value, n=10).reading == reading
+
+
+def test_a_figure_over_few_items_says_so():
+    """Issue 15: "alpha 0.00, slight agreement" over 2 items read as a finding."""
+    assert Figure(value=0.5, n=2).reading == (
+        "moderate agreement (only 2 items: too few to rely on)"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -271,3 +271,36 @@ def test_progress_over_more_than_three_days_is_per_day(curator_client, labeler):
     (series,) = chart.series
     assert series.total == 3
     assert len(series.points.split()) == 1 + 5  # zero, then days 0..4
+
+
+def test_agreement_with_suggestions_adds_two_queries(
+    curator_client, campaign, django_assert_num_queries
+):
+    """Issue 15: a session with judges' suggestions also counts how often experts changed one
+    (the answers given on a suggestion, and the suggestions)."""
+    from labeling.models import Answer, LabelingSession
+
+    LabelingSession.objects.filter(pk=campaign.pk).update(suggestions=True)
+    answer = Answer.objects.filter(assignment__item__session=campaign).first()
+    judge = make_feedback_for(answer)
+    answer.assessment.metadata = {"suggestion": judge.assessment_id}
+    answer.assessment.save(update_fields=["metadata"])
+    url = reverse("campaign:agreement", args=[campaign.pk])
+    with django_assert_num_queries(13):
+        response = curator_client.get(url)
+    assert "Judges&#x27; suggestions" in response.text or "Judges' suggestions" in response.text
+    changed = answer.assessment.value != judge.value
+    assert f'<td class="num"><strong>{int(changed)}</strong></td>' in response.text
+
+
+def make_feedback_for(answer):
+    from traces import services
+
+    return services.log_assessment(
+        trace_id=answer.assessment.trace.trace_id,
+        assessment=services.Feedback(
+            name=answer.assessment.name,
+            value=answer.assessment.value,
+            source=services.Source(source_type="LLM_JUDGE", source_id="judge"),
+        ),
+    )

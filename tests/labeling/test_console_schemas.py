@@ -444,3 +444,24 @@ def test_schemas_index_lists_experiments(curator_client, experiment, django_asse
         response = curator_client.get(reverse("console:schemas"))
     rows = {e.name: e.n_schemas for e in response.context["experiments"]}
     assert rows == {"support-bot": 1, "other": 0}
+
+
+def test_a_schema_is_required_unless_marked_optional(curator_client, experiment):
+    """Issue 15: required questions must be answered before Submit & next."""
+    curator_client.post(create_url(experiment), post_data(name="asked"))
+    curator_client.post(create_url(experiment), post_data(name="extra", optional="on"))
+    assert LabelingSchema.objects.get(name="asked").required is True
+    assert LabelingSchema.objects.get(name="extra").required is False
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("retriever", "RETRIEVER"), ("Tool", "TOOL")])
+def test_a_known_span_type_in_any_case_is_accepted(curator_client, experiment, typed, stored):
+    curator_client.post(create_url(experiment), post_data(target_span_type=typed))
+    assert LabelingSchema.objects.get(name="correct").target_span_type == stored
+
+
+def test_an_unknown_span_type_is_refused(curator_client, experiment):
+    response = curator_client.post(create_url(experiment), post_data(target_span_type="retreiver"))
+    assert response.status_code == 200
+    assert "would never be asked" in response.text
+    assert not LabelingSchema.objects.exists()

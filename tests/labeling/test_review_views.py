@@ -31,8 +31,12 @@ def session(labeler, other_labeler):
     experiment = make_experiment()
     schemas = [
         make_schema(experiment, "correct", "pass_fail", enable_comment=True),
-        make_schema(experiment, "score", "numeric", {"min_value": 1, "max_value": 5}),
-        make_schema(experiment, "tone", "categorical", {"options": ["formal", "casual"]}),
+        make_schema(
+            experiment, "score", "numeric", {"min_value": 1, "max_value": 5}, required=False
+        ),
+        make_schema(
+            experiment, "tone", "categorical", {"options": ["formal", "casual"]}, required=False
+        ),
     ]
     return make_review_session(
         experiment=experiment,

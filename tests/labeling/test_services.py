@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from labeling import services
+from labeling import services, session_items
 from labeling.models import ItemState, SessionSchema
 from tests.factories import (
     make_answer,
@@ -125,7 +125,7 @@ def test_add_by_id_ignores_duplicates_and_keeps_the_order(experiment):
     traces = [make_trace(experiment) for _ in range(4)]
     session = make_session(experiment, traces=traces[:1])
     ids = [traces[2].trace_id, traces[0].trace_id, traces[1].trace_id, traces[2].trace_id]
-    result = services.add_traces_by_id(session=session, trace_ids=ids)
+    result = session_items.add_traces_by_id(session=session, trace_ids=ids)
     assert (result.added, result.already_there, result.matched) == (2, 1, 3)
     assert positions(session) == [traces[0].trace_id, traces[2].trace_id, traces[1].trace_id]
     assert result.message(session) == f"Added 2 traces to “{session.name}”. 1 was already there."
@@ -136,7 +136,7 @@ def test_add_by_id_refuses_traces_of_another_experiment(experiment):
     mine = make_trace(experiment)
     foreign = make_trace(make_experiment())
     with pytest.raises(ValidationError) as info:
-        services.add_traces_by_id(
+        session_items.add_traces_by_id(
             session=session, trace_ids=[mine.trace_id, foreign.trace_id, "tr-nope"]
         )
     assert info.value.code == "unknown_traces"
@@ -147,11 +147,11 @@ def test_add_by_id_refuses_traces_of_another_experiment(experiment):
 def test_add_by_id_needs_a_selection_and_bounds_it(experiment):
     session = make_session(experiment)
     with pytest.raises(ValidationError) as info:
-        services.add_traces_by_id(session=session, trace_ids=[])
+        session_items.add_traces_by_id(session=session, trace_ids=[])
     assert info.value.code == "no_traces"
-    many = [f"tr-{i:032x}" for i in range(services.MAX_SELECTED_TRACES + 1)]
+    many = [f"tr-{i:032x}" for i in range(session_items.MAX_SELECTED_TRACES + 1)]
     with pytest.raises(ValidationError) as info:
-        services.add_traces_by_id(session=session, trace_ids=many)
+        session_items.add_traces_by_id(session=session, trace_ids=many)
     assert info.value.code == "too_many"
 
 
@@ -161,7 +161,7 @@ def test_add_matching_counts_and_deduplicates(experiment):
     make_trace(make_experiment(), state="OK")  # another experiment: never added
     session = make_session(experiment, traces=[ok[0], errors[0]])
     matching = Trace.objects.filter(state="OK")
-    result = services.add_matching_traces(session=session, traces=matching)
+    result = session_items.add_matching_traces(session=session, traces=matching)
     assert (result.added, result.already_there, result.matched) == (5, 1, 6)
     assert session.items.count() == 7
     # Appended after the items already there, newest trace first.
@@ -169,7 +169,7 @@ def test_add_matching_counts_and_deduplicates(experiment):
     assert positions(session) == [ok[0].trace_id, errors[0].trace_id] + [
         t.trace_id for t in newest_first
     ]
-    again = services.add_matching_traces(session=session, traces=matching)
+    again = session_items.add_matching_traces(session=session, traces=matching)
     assert (again.added, again.already_there, again.matched) == (0, 6, 6)
     assert session.items.count() == 7
     assert len(set(session.items.values_list("position", flat=True))) == 7
@@ -178,15 +178,19 @@ def test_add_matching_counts_and_deduplicates(experiment):
 def test_random_sample(experiment):
     traces = [make_trace(experiment) for _ in range(20)]
     session = make_session(experiment, traces=traces[:5])
-    result = services.add_trace_sample(
+    result = session_items.add_trace_sample(
         session=session, traces=Trace.objects.all(), size=8, rng=random.Random(7)
     )
     assert (result.added, result.already_there, result.matched) == (8, 5, 20)
+    # Issue 15: the traces already there were never candidates; the message says so.
+    assert result.message(session) == (
+        f"Added 8 traces, drawn at random from the 15 matching traces not yet in “{session.name}”."
+    )
     added = set(session.items.values_list("trace_id", flat=True)) - {t.pk for t in traces[:5]}
     assert len(added) == 8
     # Same seed, same draw: the sample is random, not "the first K".
     other = make_session(experiment, traces=traces[:5])
-    services.add_trace_sample(
+    session_items.add_trace_sample(
         session=other, traces=Trace.objects.all(), size=8, rng=random.Random(7)
     )
     assert set(other.items.values_list("trace_id", flat=True)) - {t.pk for t in traces[:5]} == added
@@ -194,7 +198,7 @@ def test_random_sample(experiment):
     draws = []
     for seed in (1, 2):
         fresh = make_session(experiment)
-        services.add_trace_sample(
+        session_items.add_trace_sample(
             session=fresh, traces=Trace.objects.all(), size=8, rng=random.Random(seed)
         )
         draws.append(set(fresh.items.values_list("trace_id", flat=True)))
@@ -204,14 +208,14 @@ def test_random_sample(experiment):
 def test_random_sample_takes_what_is_left(experiment):
     traces = [make_trace(experiment) for _ in range(4)]
     session = make_session(experiment, traces=traces[:3])
-    result = services.add_trace_sample(session=session, traces=Trace.objects.all(), size=10)
+    result = session_items.add_trace_sample(session=session, traces=Trace.objects.all(), size=10)
     assert (result.added, result.already_there, result.matched) == (1, 3, 4)
 
 
-@pytest.mark.parametrize("size", [0, services.MAX_SAMPLE_SIZE + 1])
+@pytest.mark.parametrize("size", [0, session_items.MAX_SAMPLE_SIZE + 1])
 def test_random_sample_size_bounds(experiment, size):
     with pytest.raises(ValidationError):
-        services.add_trace_sample(
+        session_items.add_trace_sample(
             session=make_session(experiment), traces=Trace.objects.all(), size=size
         )
 
@@ -224,7 +228,7 @@ def test_remove_unlabeled_items(experiment, labeler):
     session = make_session(experiment, traces=traces)
     first, second, _ = session.items.order_by("position")
     make_assignment(second, labeler, "skipped")  # skipping is not labeling
-    assert services.remove_items(session=session, item_ids=[first.pk, second.pk]) == 2
+    assert session_items.remove_items(session=session, item_ids=[first.pk, second.pk]) == 2
     assert session.items.count() == 1
 
 
@@ -234,7 +238,7 @@ def test_remove_refused_once_labeled(experiment, labeler):
     item = session.items.get()
     make_answer(make_assignment(item, labeler), schema)
     with pytest.raises(ValidationError) as info:
-        services.remove_items(session=session, item_ids=[item.pk])
+        session_items.remove_items(session=session, item_ids=[item.pk])
     assert info.value.code == "labeled"
     assert session.items.count() == 1
 
@@ -244,7 +248,7 @@ def test_remove_refused_while_reserved(experiment, labeler):
     item = session.items.get()
     make_assignment(item, labeler, "claimed")
     with pytest.raises(ValidationError) as info:
-        services.remove_items(session=session, item_ids=[item.pk])
+        session_items.remove_items(session=session, item_ids=[item.pk])
     assert info.value.code == "reserved"
 
 
@@ -252,7 +256,7 @@ def test_remove_refuses_items_of_other_sessions(experiment):
     session = make_session(experiment, traces=[make_trace(experiment)])
     other = make_session(experiment, traces=[make_trace(experiment)])
     with pytest.raises(ValidationError):
-        services.remove_items(session=session, item_ids=[other.items.get().pk])
+        session_items.remove_items(session=session, item_ids=[other.items.get().pk])
     assert other.items.exists()
 
 
@@ -271,3 +275,15 @@ def test_median_seconds_by_labeler(experiment, labeler, other_labeler):
     make_assignment(items[0], other_labeler, "claimed")
     medians = Assignment.objects.filter(item__session=session).median_seconds_by_labeler()
     assert medians == pytest.approx({labeler.pk: 30, other_labeler.pk: 12.5}, abs=0.01)
+
+
+def test_suggestions_are_never_on_in_blind_mode(experiment):
+    """Issue 15: judges' suggestions pre-fill questions, which blind mode forbids."""
+    session = services.create_session(
+        experiment=experiment, fields=session_fields(suggestions=True)
+    )
+    assert session.suggestions is True
+    blind = services.create_session(
+        experiment=experiment, fields=session_fields(name="Blind", suggestions=True, blind=True)
+    )
+    assert blind.suggestions is False

@@ -78,8 +78,9 @@ def label_value(value: object, full: bool = False, title: str = "") -> SafeStrin
 
 @register.simple_tag
 def span_tree(tree: SpanTree, selected_id: str | None) -> SafeString:
-    """The span tree as nested lists: `<details>` around each subtree, so it collapses without
-    JavaScript; each row a link (`?span=…`) with type, name, error and label marks, a timing
+    """The span tree as nested lists: a `<details>` holds each span's children (its summary is
+    the toggle beside the span's link), so it collapses without JavaScript; each row a link
+    (`?span=…`) with type, name, error and label marks, a timing
     bar and the duration. One pass over the spans, string building only."""
     out: list[str] = ["<ul>"]
     append = out.append
@@ -105,7 +106,12 @@ def span_tree(tree: SpanTree, selected_id: str | None) -> SafeString:
         )
         depth = f"d-{min(n.depth, MAX_DEPTH_CLASS)}"
         if n.has_children:
-            append(f'<li class="{depth}"><details open><summary>{row}</summary><ul>')
+            # The toggle sits beside the link, not around it (no control inside another).
+            append(
+                f'<li class="sp-parent {depth}">{row}<details open>'
+                f'<summary class="sp-toggle"><span class="visually-hidden">Child spans of '
+                f"{escape(n.name)}</span></summary><ul>"
+            )
         else:
             append(f'<li class="{depth}">{row}</li>')
         append("</ul></details></li>" * len(n.closes))
