@@ -28,6 +28,7 @@ from traces.api_views import (
     request_params,
     string_param,
 )
+from traces.ingest.records import loads_strict, strip_nul
 from traces.mlflow_api import invalid, millis, not_found
 from traces.models import DatasetRecord, EvaluationDataset
 
@@ -102,9 +103,11 @@ def _json_text(data: dict[str, Any], name: str, default: Any) -> Any:
     if not isinstance(value, str):
         return value  # already JSON: raw REST clients may send it so
     try:
-        return json.loads(value)
-    except ValueError:
-        raise invalid(f"{name} should be JSON text.") from None
+        parsed = loads_strict(value)
+    except ValueError as exc:
+        raise invalid(f"{name} should be JSON text: {str(exc).rstrip('.')}.") from None
+    # PostgreSQL stores no U+0000: replaced, as the importers do.
+    return strip_nul(parsed) if "\\u0000" in value else parsed
 
 
 def _ids(data: dict[str, Any], name: str) -> list[Any]:

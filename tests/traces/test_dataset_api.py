@@ -147,6 +147,25 @@ def test_a_10_mb_body_is_413(api, experiment):
     assert not DatasetRecord.objects.exists()
 
 
+def test_records_nested_too_deep_are_refused_with_nothing_written(api, experiment):
+    # The records come as JSON text inside the body: the body's own depth limit does not see
+    # their nesting, so the text is parsed with the same limit (it was a RecursionError: 500).
+    dataset_id = create(api, experiment).json()["dataset"]["dataset_id"]
+    for depth in (150, 100_000):
+        deep = '{"inputs": {"q": ' + "[" * depth + "]" * depth + "}}"
+        response = api.post(mlflow(f"datasets/{dataset_id}/records"), {"records": f"[{deep}]"})
+        error(response, 400, "INVALID_PARAMETER_VALUE")
+        assert "more than 100 levels deep" in response.json()["message"]
+    assert not DatasetRecord.objects.exists()
+
+
+def test_nul_characters_in_records_text_are_replaced(api, experiment):
+    dataset_id = create(api, experiment).json()["dataset"]["dataset_id"]
+    text = json.dumps([{"inputs": {"q": "a\x00b"}, "expectations": {"answer": "c"}}])
+    assert upsert(api, dataset_id, json.loads(text)).status_code == 200
+    assert DatasetRecord.objects.get().inputs == {"q": "a\ufffdb"}
+
+
 def test_tags_links_and_delete(api, experiment):
     dataset_id = create(api, experiment).json()["dataset"]["dataset_id"]
     tags = mlflow(f"datasets/{dataset_id}/tags")
