@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -584,3 +585,12 @@ class Api:
         return self.client.post(
             "/v1/traces", body, content_type=content_type, headers={**self.headers, **headers}
         )
+
+
+_CSRF_TOKEN = re.compile(rb'(X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[^"]+')
+
+
+def without_csrf_tokens(content: bytes) -> bytes:
+    """A page's HTML with its CSRF tokens (masked anew on every response) blanked, so that two
+    responses can be compared byte for byte."""
+    return _CSRF_TOKEN.sub(rb"\1", content)

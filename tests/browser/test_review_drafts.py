@@ -76,9 +76,7 @@ def test_a_draft_survives_a_reload_and_another_browser_and_the_submit_clears_it(
     page.keyboard.press("2")  # fail
     expected = page.get_by_label("Expected answer")
     expected.fill("Refunds take 5 days")
-    page.wait_for_function(
-        "document.querySelector('[data-draft-status]').textContent.includes('Draft saved')"
-    )
+    expect(page.locator("[data-draft-status]")).to_contain_text("Draft saved")
     page.reload()
     wait_for_item(page, session, 1)
     assert page.get_by_label("Expected answer").input_value() == "Refunds take 5 days"
@@ -121,9 +119,7 @@ def test_leaving_with_unsaved_changes_asks_first(page, login, labeler, six_quest
     wait_for_item(page, session, 1)
     page.context.set_offline(True)  # the draft cannot be saved
     page.get_by_label("Expected answer").fill("Not saved yet")
-    page.wait_for_function(
-        "document.querySelector('[data-draft-status]').textContent.includes('not saved')"
-    )
+    expect(page.locator("[data-draft-status]")).to_contain_text("not saved")
     page.context.set_offline(False)
     dialogs = []
 
@@ -137,9 +133,7 @@ def test_leaving_with_unsaved_changes_asks_first(page, login, labeler, six_quest
     assert dialogs == ["beforeunload"]
     wait_for_item(page, session, 1)
     # The connection is back: the draft is saved after all.
-    page.wait_for_function(
-        "document.querySelector('[data-draft-status]').textContent.includes('Draft saved')"
-    )
+    expect(page.locator("[data-draft-status]")).to_contain_text("Draft saved")
     draft = Assignment.objects.get(labeler=labeler).draft
     assert "Not saved yet" in str(draft)
 

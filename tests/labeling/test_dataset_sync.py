@@ -91,7 +91,7 @@ def test_reviewers_may_export_but_not_sync(client, campaign):
     response = client.post(
         reverse("campaign:sync_dataset", args=[campaign.session.pk]), {"dataset_name": "x"}
     )
-    assert response.status_code == 403  # the campaign pages' rule (`get_session_for_lead`)
+    assert response.status_code == 404  # the campaign pages' rule: non-leads get 404
     assert not EvaluationDataset.objects.exists()
 
 
