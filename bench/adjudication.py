@@ -230,7 +230,7 @@ def main() -> None:
             print(f"{name:42} {median:10.1f} {sql:8.1f} {queries:8d}")
 
         from labeling.campaign import adjudication
-        from labeling.campaign.results import load_cells
+        from labeling.results import load_cells
         from labeling.models import Item
 
         overview = adjudication.overview(session)

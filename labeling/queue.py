@@ -59,6 +59,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from labeling import tallies
 from labeling.models import (
     Answer,
     Assignment,
@@ -68,6 +69,7 @@ from labeling.models import (
     LabelingSchema,
     LabelingSession,
 )
+from labeling.results import SessionQuestion
 from traces import services
 from traces.models import SourceType
 
@@ -179,6 +181,8 @@ class _Writes:
 
     assignments: list[Assignment] = field(default_factory=list)
     items: dict[int, Item] = field(default_factory=dict)
+    # Items whose `consensus_cells` changed (`labeling.tallies`), written with their counters.
+    consensus: dict[int, int] = field(default_factory=dict)
 
     def add(self, item: Item) -> None:
         self.items[item.pk] = item
@@ -197,10 +201,12 @@ class _Writes:
             )
             self.assignments.clear()
         for item in self.items.values():
-            Item.objects.filter(pk=item.pk).update(
-                **{name: getattr(item, name) for name in ITEM_COUNTERS}
-            )
+            changes = {name: getattr(item, name) for name in ITEM_COUNTERS}
+            if item.pk in self.consensus:
+                changes["consensus_cells"] = self.consensus[item.pk]
+            Item.objects.filter(pk=item.pk).update(**changes)
         self.items.clear()
+        self.consensus.clear()
 
 
 def _release_lapsed(item: Item, *, now: datetime, keep_labeler_id: int | None = None) -> None:
@@ -585,6 +591,21 @@ def _store_answers(
         writes.add(item)
     elif new_labels or overridden:
         Assignment.objects.filter(pk=assignment.pk).update(last_active_at=now)
+    if new_labels or overridden or state != AssignmentState.SUBMITTED:
+        # The results' tallies, in this transaction (`labeling.tallies`): three statements.
+        consensus = tallies.record_submit(
+            item=item,
+            labeler_id=assignment.labeler_id,
+            values={question.key: question.value for question in sheet.answers},
+            questions=[
+                SessionQuestion(schema=question.schema, spec=question.spec, position=position)
+                for position, question in enumerate(sheet.questions)
+            ],
+        )
+        if consensus != item.consensus_cells:
+            item.consensus_cells = consensus
+            writes.consensus[item.pk] = consensus
+            writes.add(item)
     return SubmitOutcome(created=len(new_labels), overridden=overridden, unchanged=unchanged)
 
 

@@ -32,6 +32,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labeling import tallies
 from labeling.inputs import InputSpec
 from labeling.models import (
     Adjudication,
@@ -307,12 +308,19 @@ def update_session(*, session: LabelingSession, fields: SessionFields) -> Labeli
     _apply_session_fields(session, fields)
     session.updated_at = timezone.now()
     session.save()
+    asked = set(SessionSchema.objects.filter(session=session).values_list("schema_id", flat=True))
     _set_schemas(session, fields.schemas)
     session.labelers.set(fields.labelers)
     if fields.reviewers is not None:
         session.reviewers.set(fields.reviewers)
     if overlap_changed:
         refresh_item_states(session=session)
+    if (
+        asked != {schema.pk for schema in fields.schemas}
+        and Answer.objects.filter(assignment__item__session=session).exists()
+    ):
+        # Other questions: the results are counted again for the questions asked now.
+        tallies.rebuild_session(session)
     return session
 
 
@@ -583,6 +591,12 @@ def _follow(replaced_pk: int, current_pk: int) -> None:
     Adjudication.objects.filter(assessment_id=replaced_pk).update(assessment_id=current_pk)
 
 
+def _refresh_results(items: dict[int, set[int]]) -> None:
+    """Bring the results' tallies of these items (by session) in step with their labels."""
+    for session in LabelingSession.objects.filter(pk__in=list(items)):
+        tallies.refresh_items(session=session, item_ids=items[session.pk])
+
+
 @transaction.atomic
 def log_assessment(
     *, trace_id: str, assessment: trace_services.Feedback | trace_services.Expectation
@@ -592,6 +606,7 @@ def log_assessment(
     row = trace_services.log_assessment(trace_id=trace_id, assessment=assessment)
     if row.overrides_id is not None:
         _follow(row.overrides_id, row.pk)
+        _refresh_results(tallies.items_answering([row.pk]))
     return row
 
 
@@ -624,6 +639,20 @@ def delete_assessment(*, trace_id: str, assessment_id: str) -> None:
         .values_list("pk", "overrides_id")
         .first()
     )
+    answering = tallies.items_answering([replaced[0]]) if replaced is not None else {}
     if replaced is not None and replaced[1] is not None:
         _follow(*replaced)
     trace_services.delete_assessment(trace_id=trace_id, assessment_id=assessment_id)
+    if answering:
+        _refresh_results(answering)
+
+
+@transaction.atomic
+def update_assessment(*, trace_id: str, assessment_id: str, **changes: Any) -> Assessment:
+    """`traces.services.update_assessment` (MLflow's in-place update); an answer's new value
+    reaches the results' tallies."""
+    row = trace_services.update_assessment(
+        trace_id=trace_id, assessment_id=assessment_id, **changes
+    )
+    _refresh_results(tallies.items_answering([row.pk]))
+    return row

@@ -93,7 +93,7 @@ def assessment_detail(request: ApiRequest, trace_id: str, assessment_id: str) ->
         changes["rationale"] = rationale
     if "metadata" in fields:
         changes["metadata"] = mlflow_api.parse_string_map(assessment.get("metadata")) or {}
-    row = trace_services.update_assessment(
+    row = labeling_services.update_assessment(
         trace_id=trace_id, assessment_id=assessment_id, **changes
     )
     return ok({"assessment": mlflow_api.assessment_json(row, trace_id)})

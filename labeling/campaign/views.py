@@ -33,9 +33,9 @@ from labeling.campaign import adjudication, exports
 from labeling.campaign.access import get_session_for_lead
 from labeling.campaign.agreement import session_agreement
 from labeling.campaign.labelers import labeler_statistics
-from labeling.campaign.results import Cell, SessionQuestion, load_cells, session_questions
 from labeling.forms import Question
 from labeling.models import Item, LabelingSession
+from labeling.results import Cell, SessionQuestion, load_cells, session_questions
 from traces.models import Span
 
 CELLS_PER_PAGE = 20
@@ -139,18 +139,15 @@ def disagreements(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     selected = _selected_question(request, questions)
     show_settled = request.GET.get("settled") == "1"
     summary = adjudication.overview(session)
-    entries = [
-        entry
-        for entry in summary.disagreements
-        if (show_settled or not entry.settled)
-        and (selected is None or entry.schema_id == selected.schema.pk)
-    ]
-    page = Paginator(entries, CELLS_PER_PAGE).get_page(request.GET.get("page"))
-    wanted = {(e.item_id, e.schema_id, e.span_id) for e in page.object_list}
+    rows = adjudication.disagreement_cells(
+        session, schema=selected.schema if selected else None, settled=show_settled
+    )
+    page = Paginator(rows, CELLS_PER_PAGE).get_page(request.GET.get("page"))
+    wanted = list(page.object_list)
     cells = {
         (c.item_id, c.question.schema.pk, c.span_id): c
         for c in load_cells(session, questions=questions, item_ids={k[0] for k in wanted})
-        if (c.item_id, c.question.schema.pk, c.span_id) in wanted
+        if (c.item_id, c.question.schema.pk, c.span_id) in set(wanted)
     }
     adjudicated = set(
         Item.objects.filter(
@@ -159,8 +156,8 @@ def disagreements(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
     spans = _spans(list(cells.values()))
     views = []
-    for entry in page.object_list:
-        cell = cells.get((entry.item_id, entry.schema_id, entry.span_id))
+    for key in wanted:
+        cell = cells.get(key)
         if cell is not None:  # an answer changed since the overview was read
             span = spans.get((cell.trace_pk, cell.span_id))
             views.append(_cell_view(session, cell, span, adjudicated=cell.item_id in adjudicated))

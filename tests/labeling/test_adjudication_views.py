@@ -20,7 +20,7 @@ def _settle_url(campaign, item):
 
 
 def _answers(campaign, item, schema):
-    from labeling.campaign.results import load_cells
+    from labeling.results import load_cells
 
     (cell,) = [
         c for c in load_cells(campaign.session, item_ids=[item.pk]) if c.question.schema == schema
