@@ -320,18 +320,14 @@ def test_submit_and_next_reads_the_next_trace_with_its_spans(
     assert nxt.item.trace.trace_id in response.text
 
 
-def test_submit_where_two_labelers_answers_meet(
-    labeler, other_labeler, django_assert_num_queries
-):
+def test_submit_where_two_labelers_answers_meet(labeler, other_labeler, django_assert_num_queries):
     """The second labeler's answers make the item's cells count for agreement: the value and
     pair counts are added first, then the sums that follow from them (14 in all)."""
     from django.test import Client
 
     from labeling.campaign.agreement import session_agreement
 
-    session = make_review_session(
-        items=2, labelers=[labeler, other_labeler], labels_per_item=2
-    )
+    session = make_review_session(items=2, labelers=[labeler, other_labeler], labels_per_item=2)
     data = {f"q-{schema(session, 'correct').pk}": "true"}
     for person in (labeler, other_labeler):
         client = Client()
