@@ -230,8 +230,8 @@ def main() -> None:
             print(f"{name:42} {median:10.1f} {sql:8.1f} {queries:8d}")
 
         from labeling.campaign import adjudication
-        from labeling.results import load_cells
         from labeling.models import Item
+        from labeling.results import load_cells
 
         overview = adjudication.overview(session)
         entry = overview.disagreements[0]

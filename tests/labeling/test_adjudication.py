@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from labeling.campaign import adjudication
-from labeling.results import load_cells
 from labeling.models import Adjudication, Answer, Item
+from labeling.results import load_cells
 from tests.conftest import make_user
 from tests.factories import (
     make_answer,

@@ -16,17 +16,17 @@ from labeling.campaign.agreement import (
     percent_agreement,
     session_agreement,
 )
-from labeling.results import load_cells
 from labeling.models import Adjudication
+from labeling.results import load_cells
 from tests.conftest import make_user
 from tests.factories import (
-    refresh_results,
     make_answer,
     make_assignment,
     make_experiment,
     make_feedback,
     make_review_session,
     make_schema,
+    refresh_results,
 )
 from traces import services
 from traces.models import Assessment

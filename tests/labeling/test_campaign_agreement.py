@@ -10,13 +10,13 @@ from django.utils import timezone
 from labeling.models import Adjudication
 from tests.conftest import make_user
 from tests.factories import (
-    refresh_results,
     make_answer,
     make_assignment,
     make_experiment,
     make_feedback,
     make_review_session,
     make_schema,
+    refresh_results,
 )
 from traces import services
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from labeling.results import comparison_key, iter_cells, load_cells, session_questions
 from labeling.models import Adjudication
+from labeling.results import comparison_key, iter_cells, load_cells, session_questions
 from tests.factories import (
     make_answer,
     make_assignment,
