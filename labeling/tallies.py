@@ -249,8 +249,10 @@ ROW_FIELDS = [
 ]
 
 
-def _write_rows(session_id: int, old: Mapping[tuple, CellTally], new: Sequence[Cell]) -> None:
-    """Upsert the cells that changed, delete those that are gone (no answer, no final)."""
+def _changed_rows(
+    session_id: int, old: Mapping[tuple, CellTally], new: Sequence[Cell]
+) -> tuple[list[CellTally], list[int]]:
+    """The cells that changed (to upsert) and the pks of those gone (no answer, no final)."""
     rows = [_row_of(session_id, cell) for cell in new if cell.answers or cell.final is not None]
     kept = {(row.schema_id, row.span_id) for row in rows}
     changed = [
@@ -259,16 +261,7 @@ def _write_rows(session_id: int, old: Mapping[tuple, CellTally], new: Sequence[C
         if (previous := old.get((row.schema_id, row.span_id))) is None
         or any(getattr(previous, name) != getattr(row, name) for name in ROW_FIELDS)
     ]
-    if changed:
-        CellTally.objects.bulk_create(
-            changed,
-            update_conflicts=True,
-            unique_fields=["item", "schema", "span_id"],
-            update_fields=ROW_FIELDS,
-        )
-    gone = [row.pk for key, row in old.items() if key not in kept]
-    if gone:
-        CellTally.objects.filter(pk__in=gone).delete()
+    return changed, [row.pk for key, row in old.items() if key not in kept]
 
 
 # --- adding to the counts ------------------------------------------------------------------------
@@ -347,28 +340,56 @@ def _old_rows(item_id: int) -> dict[tuple, CellTally]:
     return {(row.schema_id, row.span_id): row for row in CellTally.objects.filter(item_id=item_id)}
 
 
-def _apply(
-    item: Item,
-    questions: Mapping[int, SessionQuestion],
-    old: Mapping[tuple, CellTally],
-    new: Sequence[Cell],
-    *,
-    adjudicated: bool,
-) -> int:
-    """Write an item's new cells and add the difference; returns its new `consensus_cells`
-    (written by the caller)."""
-    before = [(questions[row.schema_id], cell_of(row, questions[row.schema_id])) for row in
-              old.values() if row.schema_id in questions]  # fmt: skip
-    after = [(cell.question, cell) for cell in new]
-    delta = _difference(item_counts(after), item_counts(before))
-    consensus = consensus_of(new, adjudicated=adjudicated)
-    if consensus != item.consensus_cells:
-        _add_to(delta, (0, "ui", 0, 0, "", 0), (consensus > 0) - (item.consensus_cells > 0))
-        _add_to(delta, (0, "ua", 0, 0, "", 0), consensus - item.consensus_cells)
-    _write_rows(item.session_id, old, new)
-    if delta:
-        add_counts(item.session_id, delta, using=Item.objects.db)
-    return consensus
+class _Changes:
+    """What changing some items' cells writes, gathered and written at once: the cells to
+    upsert and delete, and one difference of the counts."""
+
+    def __init__(self, session_id: int) -> None:
+        self.session_id = session_id
+        self.rows: list[CellTally] = []
+        self.gone: list[int] = []
+        self.delta: Counts = {}
+
+    def item(
+        self,
+        item: Item,
+        questions: Mapping[int, SessionQuestion],
+        old: Mapping[tuple, CellTally],
+        new: Sequence[Cell],
+        *,
+        adjudicated: bool,
+    ) -> int:
+        """One item's old stored cells and new cells; returns its new `consensus_cells`
+        (written by the caller)."""
+        before = [(questions[row.schema_id], cell_of(row, questions[row.schema_id]))
+                  for row in old.values() if row.schema_id in questions]  # fmt: skip
+        after = [(cell.question, cell) for cell in new]
+        for slot, amount in _difference(item_counts(after), item_counts(before)).items():
+            _add_to(self.delta, slot, amount)
+        consensus = consensus_of(new, adjudicated=adjudicated)
+        if consensus != item.consensus_cells:
+            ui = (consensus > 0) - (item.consensus_cells > 0)
+            _add_to(self.delta, (0, "ui", 0, 0, "", 0), ui)
+            _add_to(self.delta, (0, "ua", 0, 0, "", 0), consensus - item.consensus_cells)
+        rows, gone = _changed_rows(self.session_id, old, new)
+        self.rows += rows
+        self.gone += gone
+        return consensus
+
+    def write(self) -> None:
+        if self.rows:
+            CellTally.objects.bulk_create(
+                self.rows,
+                update_conflicts=True,
+                unique_fields=["item", "schema", "span_id"],
+                update_fields=ROW_FIELDS,
+                batch_size=1000,
+            )
+        if self.gone:
+            CellTally.objects.filter(pk__in=self.gone).delete()
+        delta = {slot: amount for slot, amount in self.delta.items() if amount}
+        if delta:
+            add_counts(self.session_id, delta, using=Item.objects.db)
 
 
 def record_submit(
@@ -412,7 +433,12 @@ def record_submit(
             cell.answers.append(answer)
         cell.__dict__.pop("keys", None)
         cell.__dict__.pop("disagreement", None)
-    return _apply(item, by_pk, old, list(cells.values()), adjudicated=item.is_adjudicated)
+    changes = _Changes(item.session_id)
+    consensus = changes.item(
+        item, by_pk, old, list(cells.values()), adjudicated=item.is_adjudicated
+    )
+    changes.write()
+    return consensus
 
 
 def refresh_items(*, session: LabelingSession, item_ids: Iterable[int]) -> None:
@@ -434,14 +460,16 @@ def refresh_items(*, session: LabelingSession, item_ids: Iterable[int]) -> None:
     old: dict[int, dict[tuple, CellTally]] = defaultdict(dict)
     for row in CellTally.objects.filter(item_id__in=ids):
         old[row.item_id][(row.schema_id, row.span_id)] = row
+    changes = _Changes(session.pk)
     changed = []
     for item in items:
-        consensus = _apply(
+        consensus = changes.item(
             item, by_pk, old[item.pk], cells[item.pk], adjudicated=item.is_adjudicated
         )
         if consensus != item.consensus_cells:
             item.consensus_cells = consensus
             changed.append(item)
+    changes.write()
     if changed:
         Item.objects.bulk_update(changed, ["consensus_cells"])
 
