@@ -583,3 +583,60 @@ class Tally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}/{self.question}/{self.kind}/{self.a}/{self.b}/{self.key}"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Job(models.Model):
+    """Long work on a session run by the task worker (`django.tasks`, `manage.py db_worker`),
+    with its progress for the page that watches it. The work commits batch by batch, each batch
+    with its progress, so what `done` counts is applied and nothing else is."""
+
+    # A running job whose worker has not reported for this long has lost its worker.
+    STALE_SECONDS = 120
+
+    kind = models.CharField(max_length=32)
+    session = models.ForeignKey(LabelingSession, on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=JobState.values), name="job_state_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def lost(self) -> bool:
+        """Running, but its worker stopped reporting (it crashed or was killed)."""
+        if self.state != JobState.RUNNING or self.heartbeat_at is None:
+            return False
+        return (timezone.now() - self.heartbeat_at).total_seconds() > self.STALE_SECONDS
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED) or self.lost
+
+    @property
+    def percent(self) -> int:
+        if self.state == JobState.DONE:
+            return 100
+        return min(100, int(100 * self.done / self.total)) if self.total else 0

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "django_htmx",
+    "django_tasks_db",
     "reviewapp",
     "accounts",
     "traces",
@@ -162,6 +163,17 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = (
         ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY") else None
     )
+
+# Background jobs (bulk accept …): Django's tasks framework with the ORM-backed backend of
+# django-tasks-db, so the queue lives in the app's own database and no other server is needed.
+# Run `manage.py db_worker` beside the app processes (bin/dev starts one). Tests run tasks
+# at once with Django's immediate backend (TASKS_BACKEND in pyproject.toml).
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND") or "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -77,7 +77,7 @@ def _assessment_class(schema: LabelingSchema) -> type[services.Feedback | servic
     return services.Feedback
 
 
-def _lock_session(session: LabelingSession) -> LabelingSession:
+def lock_session(session: LabelingSession) -> LabelingSession:
     return LabelingSession.objects.select_for_update().get(pk=session.pk)
 
 
@@ -108,7 +108,7 @@ def settle_cell(
     `value` is checked against the schema's input (ValidationError with a message otherwise).
     Settling again overrides the previous final answer and updates the Adjudication row.
     """
-    session = _lock_session(item.session)
+    session = lock_session(item.session)
     item = Item.objects.select_related("trace", "session").get(pk=item.pk, session=session)
     cell = find_cell(item=item, schema=schema, span_id=span_id)
     if cell is None:
@@ -222,31 +222,39 @@ class UnanimousItem:
     cells: list[Cell]  # its unanimous cells without a final answer
 
 
-def unanimous_batches(
-    session: LabelingSession, *, batch_size: int = BULK_BATCH_SIZE
-) -> Iterator[list[UnanimousItem]]:
-    """Items not yet adjudicated whose cells with answers are all unanimous (at least one), a
-    batch at a time: the items come from their kept count (`Item.consensus_cells`), their
-    cells from their answers (`load_cells`)."""
-    candidates = Item.objects.filter(
-        session=session, consensus_cells__gt=0, adjudicated_at__isnull=True
-    ).order_by("pk")
-    questions = session_questions(session)
-    last = 0
+def unanimous_batch(
+    session: LabelingSession, *, after: int = 0, batch_size: int = BULK_BATCH_SIZE
+) -> tuple[list[UnanimousItem], int | None]:
+    """The next items (by pk, after `after`) not yet adjudicated whose cells with answers are
+    all unanimous (at least one), and the last pk looked at (None: nothing is left). The items
+    come from their kept count (`Item.consensus_cells`), their cells from their answers."""
+    ids = list(
+        Item.objects.filter(
+            session=session, consensus_cells__gt=0, adjudicated_at__isnull=True, pk__gt=after
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if not ids:
+        return [], None
+    found = []
+    cells = load_cells(session, questions=session_questions(session), item_ids=ids)
+    for item_id, group in groupby(cells, key=attrgetter("item_id")):
+        pending = tallies.unanimous_pending([cell for cell in group if cell.answers])
+        if pending:
+            found.append(
+                UnanimousItem(item_id=item_id, trace_pk=pending[0].trace_pk, cells=pending)
+            )
+    return found, ids[-1]
+
+
+def unanimous_batches(session: LabelingSession) -> Iterator[list[UnanimousItem]]:
+    last: int | None = 0
     while True:
-        ids = list(candidates.filter(pk__gt=last).values_list("pk", flat=True)[:batch_size])
-        if not ids:
+        batch, last = unanimous_batch(session, after=last or 0)
+        if last is None:
             return
-        last = ids[-1]
-        found = []
-        cells = load_cells(session, questions=questions, item_ids=ids)
-        for item_id, group in groupby(cells, key=attrgetter("item_id")):
-            pending = tallies.unanimous_pending([cell for cell in group if cell.answers])
-            if pending:
-                found.append(
-                    UnanimousItem(item_id=item_id, trace_pk=pending[0].trace_pk, cells=pending)
-                )
-        yield found
+        yield batch
 
 
 def unanimous_items(session: LabelingSession) -> Iterator[UnanimousItem]:
@@ -317,7 +325,7 @@ def accept_unanimous(*, session: LabelingSession, adjudicator: User) -> BulkResu
     """Record the consensus of every unanimous item as its final answers (accepted_consensus),
     and mark those items adjudicated; in batches, one transaction (the background job,
     `labeling.campaign.jobs`, commits batch by batch)."""
-    session = _lock_session(session)
+    session = lock_session(session)
     n_items = n_answers = 0
     for batch in unanimous_batches(session):
         done = accept_batch(session=session, adjudicator=adjudicator, batch=batch)

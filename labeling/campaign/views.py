@@ -29,12 +29,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
 from accounts.types import HtmxHttpRequest
-from labeling.campaign import adjudication, exports
+from labeling.campaign import adjudication, exports, jobs
 from labeling.campaign.access import get_session_for_lead
 from labeling.campaign.agreement import session_agreement
 from labeling.campaign.labelers import labeler_statistics
 from labeling.forms import Question
-from labeling.models import Item, LabelingSession
+from labeling.models import Item, Job, JobState, LabelingSession
 from labeling.results import Cell, SessionQuestion, load_cells, session_questions
 from traces.models import Span
 
@@ -270,23 +270,30 @@ def accept_unanimous(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     every item whose labelers all agree as its final answers."""
     session = get_session_for_lead(request, pk)
     if request.method == "POST":
-        result = adjudication.accept_unanimous(session=session, adjudicator=request.user)
-        if result.items:
-            messages.success(
-                request,
-                f"Accepted the unanimous answers of {result.items:,} "
-                f"item{'s' if result.items != 1 else ''} ({result.answers:,} "
-                f"answer{'s' if result.answers != 1 else ''}).",
-            )
-        else:
-            messages.info(request, "No unanimous items were left to accept.")
-        return redirect("campaign:disagreements", session.pk)
+        # A background job (`labeling.campaign.jobs`): its page shows the progress, and
+        # closing the browser does not stop it.
+        started = jobs.start_accept_unanimous(session=session, user=request.user)
+        return redirect("campaign:job", session.pk, started.pk)
     context = {
         "session": session,
         "campaign_tab": "disagreements",
         "pending": adjudication.count_unanimous(session),
+        "running": Job.objects.filter(
+            session=session, state__in=[JobState.QUEUED, JobState.RUNNING]
+        ).first(),
     }
     return render(request, "labeling/campaign/accept_unanimous.html", context)
+
+
+@require_GET
+def job(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    """A background job's progress; the `job-progress` partial polls itself while it runs
+    (and the page refreshes itself without JS)."""
+    session = get_session_for_lead(request, pk)
+    found = get_object_or_404(Job, pk=job_pk, session=session)
+    context = {"session": session, "campaign_tab": "disagreements", "job": found}
+    template = "labeling/campaign/job.html"
+    return render(request, f"{template}#job-progress" if request.htmx else template, context)
 
 
 # --- agreement and labelers ----------------------------------------------------------------------
