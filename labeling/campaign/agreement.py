@@ -2,9 +2,10 @@
 Cohen's kappa per labeler pair, and human consensus against LLM-judge or code feedback.
 
 The statistics are pure functions of answer values; `question_agreements` folds them over a
-session's cells (`labeling.results`), which arrive in batches, so a session of 10,000
-items is never loaded whole. Only `session_agreement` (and its helpers at the bottom) touches the
-database; it caches its result under a fingerprint of the data.
+session's cells (`labeling.results`, in batches): the reference computation, which the tests
+hold the kept counts to. The pages use `session_agreement`, which computes the same figures
+from the counts `labeling.tallies` keeps as answers arrive (a few rows per question and labeler
+pair), and the judges' figures from the judges' labels and the kept cells they judge.
 
 Every figure carries the number of items it rests on and, when it cannot be computed, why
 (too few items, or no variation at all, where alpha and kappa are undefined: 0/0).

@@ -3,8 +3,8 @@
 that hold every labeler's answers.
 
 - Agreement figures and per-labeler statistics.
-- Disagreements and adjudication. The list is built from one batched pass over the session
-  (`adjudication.overview`), which keeps only small sortable entries; each page then loads the
+- Disagreements and adjudication. The list is an indexed query of the cells kept as answers
+  arrive (`adjudication.disagreement_cells`, `labeling.tallies`); each page then loads the
   answers of its own cells. A cell is settled through one form: a button per labeler's answer
   ("use this answer") or the schema's own input for a new value, with an optional note. With
   HTMX the cell swaps in place; without JS the form posts and redirects back (or re-renders the
@@ -124,7 +124,7 @@ def _selected_question(request: HtmxHttpRequest, questions: list[SessionQuestion
 @require_GET
 def disagreement_summary(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The figures and the bulk-accept panel alone: the disagreements page reloads them after
-    each settle (`cell-settled`), which also refreshes the cached overview for the next page."""
+    each settle (`cell-settled`)."""
     session = get_session_for_lead(request, pk)
     context = {"session": session, "summary": adjudication.overview(session)}
     return render(request, "labeling/campaign/disagreements.html#campaign-summary", context)
@@ -158,7 +158,7 @@ def disagreements(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     views = []
     for key in wanted:
         cell = cells.get(key)
-        if cell is not None:  # an answer changed since the overview was read
+        if cell is not None:  # an answer changed since the list was read
             span = spans.get((cell.trace_pk, cell.span_id))
             views.append(_cell_view(session, cell, span, adjudicated=cell.item_id in adjudicated))
     query = request.GET.copy()
@@ -303,7 +303,7 @@ def job(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
 def agreement(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Per question: percent agreement, Krippendorff's alpha, the kappa matrix and judges.
     An HTMX request gets the compact summary the console's session dashboard loads lazily
-    (computing agreement reads every answer, so the dashboard does not wait for it)."""
+    (loaded after the page, so the dashboard never waits for it)."""
     session = get_session_for_lead(request, pk)
     context = {"session": session, "results": session_agreement(session)}
     template = "labeling/campaign/agreement.html"
