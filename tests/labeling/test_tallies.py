@@ -9,6 +9,7 @@ databases; its budget is fixed (`max_examples`), so CI time stays bounded.
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from itertools import groupby
 from operator import attrgetter
@@ -339,4 +340,17 @@ def test_a_known_sequence(labeler, other_labeler):
     check_against_full_pass(session)
     adjudication.accept_unanimous(session=session, adjudicator=curator)
     assert adjudication.overview(session).unanimous.items == 0
+    check_against_full_pass(session)
+
+
+def test_recount_results_repairs_tallies_changed_behind_the_apps_back(labeler):
+    from django.core.management import call_command
+
+    session, schemas, people, _, items = _build()
+    _submit(session, schemas, people[0], items[0], {"correct": 0})
+    _submit(session, schemas, people[1], items[0], {"correct": 1})
+    before = _kept_rows(session)
+    Tally.objects.filter(session=session).delete()  # as a database shell might
+    call_command("recount_results", session=[session.pk], stdout=io.StringIO())
+    assert _kept_rows(session) == before
     check_against_full_pass(session)
