@@ -25,6 +25,7 @@ The kinds of `Tally` rows, per question (`question` = the schema's pk), over *ke
     pn    (a, b) units both labelers answered    pag   (a, b) of those where they agree
     m     (a, b, key) n: a's answers of this value in those units, n2: b's
     pfs   (a, b) sum over values of m.n * m.n2 (kappa's chance agreement)
+    dun   cells that need settling, unsettled    dst   … and settled
 
 and for the session as a whole (`question` = 0), over answers that are not empty:
 
@@ -132,6 +133,9 @@ def cell_counts(question: SessionQuestion, cell: Cell, counts: Counts) -> set[in
                 _add_to(counts, (q, "pag", a, b, "", 0), key_a == key_b)
                 _add_to(counts, (q, "m", a, b, value_key(key_a), 0), 1)
                 _add_to(counts, (q, "m", a, b, value_key(key_b), 1), 1)
+    # The disagreements list's counts: cells with two answers or more that differ.
+    if len(cell.answers) >= 2 and not cell.is_unanimous:
+        _add_to(counts, (q, "dst" if cell.final is not None else "dun", 0, 0, "", 0), 1)
     # Per labeler (the labelers page): every answer that is not empty.
     answered = [(a.labeler_id, question.key(a.value)) for a in cell.answers]
     answered = [(labeler, key) for labeler, key in answered if key is not None]

@@ -353,6 +353,12 @@ class Assessment(models.Model):
             models.Index(
                 fields=["experiment", "-last_update_time"], name="assessment_exp_updated_idx"
             ),
+            # Judge-vs-human agreement: the few judges' labels among many human ones.
+            models.Index(
+                fields=["experiment", "name"],
+                condition=Q(source_type__in=["LLM_JUDGE", "CODE"]),
+                name="assessment_exp_judge_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

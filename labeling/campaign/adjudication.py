@@ -348,7 +348,7 @@ def count_unanimous(session: LabelingSession) -> BulkResult:
 @dataclass(frozen=True)
 class Overview:
     """How many disagreements a session has (settled or not), and what bulk accept would
-    settle: kept counts, read in two small queries."""
+    settle: kept counts, read in two small queries (the questions, the counts)."""
 
     unsettled: int
     settled: int
@@ -360,38 +360,58 @@ class Overview:
 
 
 def overview(session: LabelingSession) -> Overview:
-    counts = CellTally.objects.filter(
-        session=session, needs_settling=True, schema__in=_asked(session)
-    ).aggregate(
-        unsettled=Count("pk", filter=Q(settled=False)), settled=Count("pk", filter=Q(settled=True))
+    questions = list(
+        SessionSchema.objects.filter(session=session).values_list("schema_id", flat=True)
     )
+    counts = tallies.read_counts(
+        session, question=Q(question__in=[0, *questions]), kinds=["dun", "dst", "ui", "ua"]
+    )
+
+    def total(kind: str) -> int:
+        return round(sum(n for (_, k, _, _, _), (n, _) in counts.items() if k == kind))
+
     return Overview(
-        unsettled=counts["unsettled"] or 0,
-        settled=counts["settled"] or 0,
-        unanimous=count_unanimous(session),
+        unsettled=total("dun"),
+        settled=total("dst"),
+        unanimous=BulkResult(items=total("ui"), answers=total("ua")),
     )
 
 
-def _asked(session: LabelingSession):
-    return SessionSchema.objects.filter(session=session).values("schema_id")
+class DisagreementRows:
+    """The cells that need settling, unsettled first, worst first, then in queue order, for a
+    paginator: `(item_id, schema_id, span_id)` rows by slice, and their number from the kept
+    counts (no count of the rows)."""
+
+    def __init__(self, rows, count: int) -> None:
+        self.rows = rows
+        self._count = count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        return self.rows[index]
 
 
 def disagreement_cells(
     session: LabelingSession, *, schema: LabelingSchema | None = None, settled: bool = False
-):
-    """The cells that need settling, unsettled first, worst first, then in queue order: a
-    queryset of `CellTally` rows (item_id, schema_id, span_id) to page through."""
+) -> DisagreementRows:
+    asked = list(SessionSchema.objects.filter(session=session).values_list("schema_id", flat=True))
+    questions = [schema.pk] if schema is not None else asked
     rows = CellTally.objects.filter(session=session, needs_settling=True)
-    rows = (
-        rows.filter(schema=schema)
-        if schema is not None
-        else rows.filter(schema__in=_asked(session))
-    )
+    rows = rows.filter(schema=schema) if schema is not None else rows.filter(schema__in=asked)
+    kinds = ["dun", "dst"] if settled else ["dun"]
     if not settled:
         rows = rows.filter(settled=False)
-    return rows.order_by(
+    counts = tallies.read_counts(session, question=Q(question__in=questions), kinds=kinds)
+    count = round(sum(n for n, _ in counts.values()))
+    ordered = rows.order_by(
         "settled", "-disagreement", "item_position", "item_id", "schema_id", "span_id"
     ).values_list("item_id", "schema_id", "span_id")
+    return DisagreementRows(ordered, count)
 
 
 def answers_fingerprint(session: LabelingSession) -> str:

@@ -464,6 +464,7 @@ def _judge_feedback(session, questions: Sequence[SessionQuestion]):
     from traces.models import Assessment, AssessmentKind, SourceType
 
     return Assessment.objects.filter(
+        experiment_id=session.experiment_id,
         trace_id__in=Item.objects.filter(session=session).values("trace_id"),
         name__in=[question.name for question in questions],
         kind=AssessmentKind.FEEDBACK,

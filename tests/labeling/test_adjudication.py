@@ -234,7 +234,7 @@ def _listed(session, **options):
         (item_id, settled)
         for item_id, schema_id, span_id, settled in adjudication.disagreement_cells(
             session, **options
-        ).values_list("item_id", "schema_id", "span_id", "settled")
+        ).rows.values_list("item_id", "schema_id", "span_id", "settled")
     ]
 
 

@@ -293,6 +293,10 @@ def check_against_full_pass(session):
         .values_list("settled", "disagreement", "item_position", "item_id", "schema_id", "span_id")
     )
     assert [(s, pytest.approx(-d), *rest) for s, d, *rest in listed] == entries
+    everything = adjudication.disagreement_cells(session, settled=True)
+    assert everything.count() == len(entries)
+    assert list(everything[: len(entries)]) == [tuple(e[3:]) for e in entries]
+    assert adjudication.disagreement_cells(session).count() == kept.unsettled
 
     # Counting again from nothing gives the same rows.
     before = _kept_rows(session)
