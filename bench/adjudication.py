@@ -156,6 +156,21 @@ def build(items: int) -> dict:
     return {"session": session, "curator": curator, "answers": len(assessments)}
 
 
+def existing(items: int) -> dict | None:
+    """The campaign of an earlier `--keep` run of the same size, if the database holds one."""
+    from labeling.models import Answer, LabelingSession
+
+    session = LabelingSession.objects.filter(name="Big campaign").first()
+    if session is None or session.items.count() != items:
+        return None
+    return {
+        "session": session,
+        "curator": User.objects.get(username="bench-curator"),
+        "answers": Answer.objects.filter(assignment__item__session=session).count(),
+        "kept": True,
+    }
+
+
 def timed(client: Client, url: str, runs: int, **headers) -> tuple[float, float, int]:
     """(median ms, median SQL ms, queries) of GET url."""
     client.get(url, headers=headers)
@@ -306,14 +321,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=20, help="served rounds (PostgreSQL)")
     parser.add_argument("--port", type=int, default=8116, help="first of two server ports")
+    parser.add_argument("--no-exports", action="store_true", help="skip the streamed exports")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the database afterwards, and use it as it is when it holds the campaign",
+    )
     args = parser.parse_args()
 
     setup_test_environment()
     settings.DEBUG = True  # count queries
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
     try:
         started = time.perf_counter()
-        world = build(args.items)
+        world = existing(args.items) if args.keep else None
+        world = world or build(args.items)
         session = world["session"]
         print(
             f"database: {connection.vendor}; built {args.items:,} items x {LABELERS} labelers x "
@@ -322,7 +344,8 @@ def main() -> None:
         from labeling.tallies import rebuild_session
 
         started = time.perf_counter()
-        rebuild_session(session)
+        if not world.get("kept"):
+            rebuild_session(session)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         print(f"results' tallies counted in {time.perf_counter() - started:.1f} s")
@@ -381,9 +404,13 @@ def main() -> None:
             f"\n{'export (streamed)':42} {'ms':>10} {'MiB out':>8} {'peak MiB':>9} {'queries':>8}"
         )
         for name, url_name in (
-            ("results CSV", "export_csv"),
-            ("results JSONL", "export_jsonl"),
-            ("evaluation dataset JSONL", "eval_dataset"),
+            ()
+            if args.no_exports
+            else (
+                ("results CSV", "export_csv"),
+                ("results JSONL", "export_jsonl"),
+                ("evaluation dataset JSONL", "eval_dataset"),
+            )
         ):
             ms, size, peak, queries = stream(
                 client, reverse(f"campaign:{url_name}", args=[session.pk])
@@ -410,7 +437,10 @@ def main() -> None:
             f"({job.done:,} of {job.total:,})"
         )
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if args.keep:
+            connection.close()
+        else:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
