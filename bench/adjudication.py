@@ -344,8 +344,7 @@ def main() -> None:
         from labeling.tallies import rebuild_session
 
         started = time.perf_counter()
-        if not world.get("kept"):
-            rebuild_session(session)
+        rebuild_session(session)  # also on a kept database: the counting code may have changed
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         print(f"results' tallies counted in {time.perf_counter() - started:.1f} s")
