@@ -221,10 +221,13 @@ def make_answer(assignment, schema, value: Any = True, *, version: int | None = 
 def refresh_results(*items) -> None:
     """Bring the results' tallies in step after answers were written behind the services'
     back (`labeling.tallies`)."""
+    from django.db import transaction
+
     from labeling import tallies
 
     for item in items:
-        tallies.refresh_items(session=item.session, item_ids=[item.pk])
+        with transaction.atomic():
+            tallies.refresh_items(session=item.session, item_ids=[item.pk])
 
 
 def make_review_session(
