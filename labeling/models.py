@@ -305,6 +305,9 @@ class Item(models.Model):
     # No later than the earliest lease end of the item's reservations (renewals leave it
     # behind): once it has passed, a reservation may have lapsed, and a claim looks closer.
     lease_floor = models.DateTimeField(null=True, blank=True)
+    # How many of its cells bulk accept would settle now (0 unless every answered cell is
+    # unanimous and the item is not adjudicated): kept by `labeling.tallies`.
+    consensus_cells = models.PositiveSmallIntegerField(default=0, db_default=0)
     adjudicated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -545,3 +548,140 @@ class Adjudication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item}: {self.schema.name} (adjudicated)"
+
+
+class CellTally(models.Model):
+    """One cell (question of an item, and span) as the results see it, kept by
+    `labeling.tallies` in the transaction that changes one of its answers or its final answer.
+
+    `answers` holds the submitted answers' values in submit order (`[[labeler id, value], …]`),
+    `final` the final answer (`{"value": …, "accepted": bool}`) or null. The other fields are
+    derived from them, so that the disagreements list is an indexed query.
+    """
+
+    session = models.ForeignKey(LabelingSession, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="cell_tallies")
+    schema = models.ForeignKey(LabelingSchema, on_delete=models.CASCADE, related_name="+")
+    span_id = models.CharField(max_length=32, blank=True, default="")
+    item_position = models.PositiveIntegerField(default=0)
+    answers = models.JSONField(default=list)
+    final = models.JSONField(null=True, blank=True)
+    answered = models.PositiveSmallIntegerField(default=0)
+    unanimous = models.BooleanField(default=False)
+    needs_settling = models.BooleanField(default=False)
+    settled = models.BooleanField(default=False)
+    disagreement = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["item", "schema", "span_id"]
+        indexes = [
+            # The disagreements list: unsettled first, worst first, then in queue order.
+            models.Index(
+                "session",
+                "settled",
+                models.F("disagreement").desc(),
+                "item_position",
+                "item",
+                name="cell_tally_disagreements_idx",
+                condition=Q(needs_settling=True),
+            ),
+            models.Index(
+                "session",
+                "schema",
+                "settled",
+                models.F("disagreement").desc(),
+                "item_position",
+                "item",
+                name="cell_tally_question_idx",
+                condition=Q(needs_settling=True),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "schema", "span_id"], name="cell_tally_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}/{self.schema_id}/{self.span_id}"
+
+
+class Tally(models.Model):
+    """One running count of a session's results (`labeling.tallies` names the kinds): for a
+    question (`question` is its schema's pk) or the session as a whole (0), per labeler (`a`),
+    labeler pair (`a` < `b`) or answer value (`key`, a hash of its comparison key). Changed only
+    by adding to `n` and `n2`, so concurrent submits never overwrite each other's counts."""
+
+    session = models.ForeignKey(LabelingSession, on_delete=models.CASCADE, related_name="+")
+    question = models.IntegerField(default=0)
+    kind = models.CharField(max_length=4)
+    a = models.IntegerField(default=0)
+    b = models.IntegerField(default=0)
+    key = models.CharField(max_length=40, blank=True, default="")
+    n = models.FloatField(default=0.0)
+    n2 = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "question", "kind", "a", "b", "key"], name="tally_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}/{self.question}/{self.kind}/{self.a}/{self.b}/{self.key}"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Job(models.Model):
+    """Long work on a session run by the task worker (`django.tasks`, `manage.py db_worker`),
+    with its progress for the page that watches it. The work commits batch by batch, each batch
+    with its progress, so what `done` counts is applied and nothing else is."""
+
+    # A running job whose worker has not reported for this long has lost its worker.
+    STALE_SECONDS = 120
+
+    kind = models.CharField(max_length=32)
+    session = models.ForeignKey(LabelingSession, on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=JobState.values), name="job_state_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def lost(self) -> bool:
+        """Running, but its worker stopped reporting (it crashed or was killed)."""
+        if self.state != JobState.RUNNING or self.heartbeat_at is None:
+            return False
+        return (timezone.now() - self.heartbeat_at).total_seconds() > self.STALE_SECONDS
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED) or self.lost
+
+    @property
+    def percent(self) -> int:
+        if self.state == JobState.DONE:
+            return 100
+        return min(100, int(100 * self.done / self.total)) if self.total else 0

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import (
     Case,
@@ -60,6 +59,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from labeling import tallies
 from labeling.models import (
     REASON_MAX_LENGTH,
     Answer,
@@ -70,7 +70,7 @@ from labeling.models import (
     LabelingSchema,
     LabelingSession,
 )
-from labeling.services import refresh_item_states
+from labeling.results import SessionQuestion
 from traces import services
 from traces.models import SourceType
 
@@ -184,6 +184,8 @@ class _Writes:
 
     assignments: list[Assignment] = field(default_factory=list)
     items: dict[int, Item] = field(default_factory=dict)
+    # Items whose `consensus_cells` changed (`labeling.tallies`), written with their counters.
+    consensus: dict[int, int] = field(default_factory=dict)
 
     def add(self, item: Item) -> None:
         self.items[item.pk] = item
@@ -202,10 +204,12 @@ class _Writes:
             )
             self.assignments.clear()
         for item in self.items.values():
-            Item.objects.filter(pk=item.pk).update(
-                **{name: getattr(item, name) for name in ITEM_COUNTERS}
-            )
+            changes = {name: getattr(item, name) for name in ITEM_COUNTERS}
+            if item.pk in self.consensus:
+                changes["consensus_cells"] = self.consensus[item.pk]
+            Item.objects.filter(pk=item.pk).update(**changes)
         self.items.clear()
+        self.consensus.clear()
 
 
 def _release_lapsed(item: Item, *, now: datetime, keep_labeler_id: int | None = None) -> None:
@@ -600,6 +604,21 @@ def _store_answers(
             last_active_at=now, draft=None, draft_saved_at=None
         )
         assignment.draft = assignment.draft_saved_at = None
+    if new_labels or overridden or state != AssignmentState.SUBMITTED:
+        # The results' tallies, in this transaction (`labeling.tallies`): three statements.
+        consensus = tallies.record_submit(
+            item=item,
+            labeler_id=assignment.labeler_id,
+            values={question.key: question.value for question in sheet.answers},
+            questions=[
+                SessionQuestion(schema=question.schema, spec=question.spec, position=position)
+                for position, question in enumerate(sheet.questions)
+            ],
+        )
+        if consensus != item.consensus_cells:
+            item.consensus_cells = consensus
+            writes.consensus[item.pk] = consensus
+            writes.add(item)
     return SubmitOutcome(created=len(new_labels), overridden=overridden, unchanged=unchanged)
 
 
@@ -732,64 +751,3 @@ def unflag_item(*, assignment: Assignment) -> None:
     Assignment.objects.filter(pk=assignment.pk).update(flagged=False, flag_reason="")
     assignment.flagged = False
     assignment.flag_reason = ""
-
-
-# --- item status set from outside the review app (MLflow's review-queue API) ----------------------
-
-STATUS_COMPLETE = "complete"
-STATUS_DECLINED = "declined"
-STATUS_PENDING = "pending"
-DECLINED_REASON = "Declined through the API."
-
-
-@transaction.atomic
-def set_item_status(*, item: Item, labeler: AbstractBaseUser, status: str) -> Item:
-    """Mark an item done by `labeler` without answers (`complete`: their submission counts
-    towards the item's labels), passed on by them (`declined`: a skip), or open again
-    (`pending`: every submission and skip without answers is released).
-
-    Submitted labels are never thrown away: a submission with answers cannot be declined or
-    reopened. Under the item's row lock, with its counters counted again in the same
-    transaction (docs/architecture.md, "Claiming").
-    """
-    item = Item.objects.select_for_update().select_related("session").get(pk=item.pk)
-    now = timezone.now()
-    answered = Assignment.objects.filter(item=item, answers__isnull=False)
-    if status == STATUS_PENDING:
-        if answered.filter(state=AssignmentState.SUBMITTED).exists():
-            raise ValidationError(
-                "This item has submitted labels, so it cannot be reopened; they stay.",
-                code="labeled",
-            )
-        Assignment.objects.filter(
-            item=item, state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED]
-        ).update(state=AssignmentState.RELEASED, lease_expires_at=None)
-    elif status in (STATUS_COMPLETE, STATUS_DECLINED):
-        state = AssignmentState.SUBMITTED if status == STATUS_COMPLETE else AssignmentState.SKIPPED
-        if (
-            state == AssignmentState.SKIPPED
-            and answered.filter(labeler=labeler, state=AssignmentState.SUBMITTED).exists()
-        ):
-            raise ValidationError(
-                f"{labeler.get_username()} submitted labels for this item, so it cannot be "
-                "declined for them.",
-                code="labeled",
-            )
-        changes = {
-            "state": state,
-            "lease_expires_at": None,
-            "submitted_at": now if state == AssignmentState.SUBMITTED else None,
-            "skip_reason": DECLINED_REASON if state == AssignmentState.SKIPPED else "",
-            "last_active_at": now,
-        }
-        Assignment.objects.update_or_create(
-            item=item,
-            labeler=labeler,
-            defaults=changes,
-            create_defaults={**changes, "claimed_at": now},
-        )
-    else:
-        raise ValidationError(f"Unknown status {status!r}.", code="status")
-    refresh_item_states(session=item.session, item_ids=[item.pk])
-    item.refresh_from_db()
-    return item

@@ -31,6 +31,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labeling import tallies
 from labeling.inputs import InputSpec, parse_input
 from labeling.models import (
     INSTRUCTIONS_MAX_LENGTH,
@@ -335,12 +336,19 @@ def update_session(*, session: LabelingSession, fields: SessionFields) -> Labeli
     _apply_session_fields(session, fields)
     session.updated_at = timezone.now()
     session.save()
+    asked = set(SessionSchema.objects.filter(session=session).values_list("schema_id", flat=True))
     _set_schemas(session, fields.schemas)
     session.labelers.set(fields.labelers)
     if fields.reviewers is not None:
         session.reviewers.set(fields.reviewers)
     if overlap_changed:
         refresh_item_states(session=session)
+    if (
+        asked != {schema.pk for schema in fields.schemas}
+        and Answer.objects.filter(assignment__item__session=session).exists()
+    ):
+        # Other questions: the results are counted again for the questions asked now.
+        tallies.rebuild_session(session)
     return session
 
 
@@ -500,6 +508,12 @@ def _keep_links(old: Assessment, metadata: dict[str, Any] | None) -> dict[str, A
     return {**(metadata or {}), **links}
 
 
+def _refresh_results(items: dict[int, set[int]]) -> None:
+    """Bring the results' tallies of these items (by session) in step with their labels."""
+    for session in LabelingSession.objects.filter(pk__in=list(items)):
+        tallies.refresh_items(session=session, item_ids=items[session.pk])
+
+
 @transaction.atomic
 def log_assessment(
     *, trace_id: str, assessment: trace_services.Feedback | trace_services.Expectation
@@ -522,6 +536,7 @@ def log_assessment(
     row = trace_services.log_assessment(trace_id=trace_id, assessment=assessment)
     if row.overrides_id is not None:
         _follow(row.overrides_id, row.pk)
+        _refresh_results(tallies.items_answering([row.pk]))
     return row
 
 
@@ -553,7 +568,7 @@ def update_assessment(
             )
         if metadata is not None:
             metadata = _keep_links(row, metadata)
-    return trace_services.update_assessment(
+    row = trace_services.update_assessment(
         trace_id=trace_id,
         assessment_id=assessment_id,
         name=name,
@@ -562,6 +577,9 @@ def update_assessment(
         rationale=rationale,
         metadata=metadata,
     )
+    # An answer's new value reaches the results' tallies.
+    _refresh_results(tallies.items_answering([row.pk]))
+    return row
 
 
 @transaction.atomic
@@ -593,6 +611,9 @@ def delete_assessment(*, trace_id: str, assessment_id: str) -> None:
         .values_list("pk", "overrides_id")
         .first()
     )
+    answering = tallies.items_answering([replaced[0]]) if replaced is not None else {}
     if replaced is not None and replaced[1] is not None:
         _follow(*replaced)
     trace_services.delete_assessment(trace_id=trace_id, assessment_id=assessment_id)
+    if answering:
+        _refresh_results(answering)

@@ -11,14 +11,18 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from labeling.models import Assignment, AssignmentState, Item, ItemState, LabelingSession
-from labeling.services import _error
+from labeling.services import _error, refresh_item_states
 from traces.models import Trace, TraceQuerySet
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 BULK_BATCH_SIZE = 1000
 # How many trace ids one "add selected" request may carry.
@@ -231,3 +235,64 @@ def remove_items(*, session: LabelingSession, item_ids: Iterable[int]) -> int:
     items.delete()
     LabelingSession.objects.filter(pk=session.pk).update(updated_at=timezone.now())
     return count
+
+
+# --- item status set from outside the review app (MLflow's review-queue API) ----------------------
+
+STATUS_COMPLETE = "complete"
+STATUS_DECLINED = "declined"
+STATUS_PENDING = "pending"
+DECLINED_REASON = "Declined through the API."
+
+
+@transaction.atomic
+def set_item_status(*, item: Item, labeler: AbstractBaseUser, status: str) -> Item:
+    """Mark an item done by `labeler` without answers (`complete`: their submission counts
+    towards the item's labels), passed on by them (`declined`: a skip), or open again
+    (`pending`: every submission and skip without answers is released).
+
+    Submitted labels are never thrown away: a submission with answers cannot be declined or
+    reopened. Under the item's row lock, with its counters counted again in the same
+    transaction (docs/architecture.md, "Claiming").
+    """
+    item = Item.objects.select_for_update().select_related("session").get(pk=item.pk)
+    now = timezone.now()
+    answered = Assignment.objects.filter(item=item, answers__isnull=False)
+    if status == STATUS_PENDING:
+        if answered.filter(state=AssignmentState.SUBMITTED).exists():
+            raise _error(
+                "This item has submitted labels, so it cannot be reopened; they stay.",
+                code="labeled",
+            )
+        Assignment.objects.filter(
+            item=item, state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED]
+        ).update(state=AssignmentState.RELEASED, lease_expires_at=None)
+    elif status in (STATUS_COMPLETE, STATUS_DECLINED):
+        state = AssignmentState.SUBMITTED if status == STATUS_COMPLETE else AssignmentState.SKIPPED
+        if (
+            state == AssignmentState.SKIPPED
+            and answered.filter(labeler=labeler, state=AssignmentState.SUBMITTED).exists()
+        ):
+            raise _error(
+                f"{labeler.get_username()} submitted labels for this item, so it cannot be "
+                "declined for them.",
+                code="labeled",
+            )
+        changes = {
+            "state": state,
+            "lease_expires_at": None,
+            "submitted_at": now if state == AssignmentState.SUBMITTED else None,
+            "skip_reason": DECLINED_REASON if state == AssignmentState.SKIPPED else "",
+            "last_active_at": now,
+        }
+        Assignment.objects.update_or_create(
+            item=item,
+            labeler=labeler,
+            defaults=changes,
+            create_defaults={**changes, "claimed_at": now},
+        )
+    else:
+        raise _error(f"Unknown status {status!r}.", code="status")
+    refresh_item_states(session=item.session, item_ids=[item.pk])
+    item.refresh_from_db()
+    return item

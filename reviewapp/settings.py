@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.forms",
     "django_htmx",
     "axes",
+    "django_tasks_db",
     "reviewapp",
     "accounts",
     "traces",
@@ -222,6 +223,17 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
     # The health check answers load balancers over plain HTTP inside the network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Background jobs (bulk accept …): Django's tasks framework with the ORM-backed backend of
+# django-tasks-db, so the queue lives in the app's own database and no other server is needed.
+# Run `manage.py db_worker` beside the app processes (bin/dev starts one). Tests run tasks
+# at once with Django's immediate backend (TASKS_BACKEND in pyproject.toml).
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND") or "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 # Refused requests (4xx) are logged as one line each, without a traceback; 5xx keep theirs
 # (reviewapp.request_log).

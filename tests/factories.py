@@ -212,12 +212,26 @@ def make_answer(assignment, schema, value: Any = True, *, version: int | None = 
             name=schema.name, value=value, source=source
         ),
     )
-    return Answer.objects.create(
+    answer = Answer.objects.create(
         assignment=assignment,
         schema=schema,
         schema_version=version or schema.version,
         assessment=assessment,
     )
+    refresh_results(assignment.item)
+    return answer
+
+
+def refresh_results(*items) -> None:
+    """Bring the results' tallies in step after answers were written behind the services'
+    back (`labeling.tallies`)."""
+    from django.db import transaction
+
+    from labeling import tallies
+
+    for item in items:
+        with transaction.atomic():
+            tallies.refresh_items(session=item.session, item_ids=[item.pk])
 
 
 def make_review_session(

@@ -378,6 +378,12 @@ class Assessment(models.Model):
                 condition=Q(created_by__isnull=False),
                 name="assessment_created_by_idx",
             ),
+            # Judge-vs-human agreement: the few judges' labels among many human ones.
+            models.Index(
+                fields=["experiment", "name"],
+                condition=Q(source_type__in=["LLM_JUDGE", "CODE"]),
+                name="assessment_exp_judge_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

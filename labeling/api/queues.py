@@ -10,7 +10,7 @@ An item's status is read from the session's item: *complete* once it has its lab
 (`completed_by` is the last labeler who submitted), *declined* when it was skipped and nothing
 else is going on, *pending* otherwise (our *in progress* too, shown as the extra `state`).
 `set_review_queue_item_status` records the labeler's submission or skip without answers
-(`labeling.queue.set_item_status`).
+(`labeling.session_items.set_item_status`).
 
 Beyond MLflow: labels per item, reservation length, blind mode and status are set in the
 console and shown read-only as extra fields (`labels_per_item`, `reservation_minutes`,
@@ -32,7 +32,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import JsonResponse
 
 from accounts.api_auth import ApiRequest
-from labeling import queue, services, session_items
+from labeling import services, session_items
 from labeling.api.common import experiment_by_id, pk_of, session_by_id, users_by_login
 from labeling.models import (
     Assignment,
@@ -64,18 +64,18 @@ RESERVED_NAME = "default"
 _QUEUE_TYPES = {"USER": QueueType.USER, "CUSTOM": QueueType.CUSTOM, 1: QueueType.USER}
 _QUEUE_TYPES[2] = QueueType.CUSTOM
 _STATUSES = {
-    "PENDING": queue.STATUS_PENDING,
-    "COMPLETE": queue.STATUS_COMPLETE,
-    "DECLINED": queue.STATUS_DECLINED,
-    1: queue.STATUS_PENDING,
-    2: queue.STATUS_COMPLETE,
-    3: queue.STATUS_DECLINED,
+    "PENDING": session_items.STATUS_PENDING,
+    "COMPLETE": session_items.STATUS_COMPLETE,
+    "DECLINED": session_items.STATUS_DECLINED,
+    1: session_items.STATUS_PENDING,
+    2: session_items.STATUS_COMPLETE,
+    3: session_items.STATUS_DECLINED,
 }
 # Which of our item states each MLflow status stands for.
 _STATES = {
-    queue.STATUS_PENDING: [ItemState.PENDING, ItemState.IN_PROGRESS],
-    queue.STATUS_COMPLETE: [ItemState.COMPLETE],
-    queue.STATUS_DECLINED: [ItemState.SKIPPED],
+    session_items.STATUS_PENDING: [ItemState.PENDING, ItemState.IN_PROGRESS],
+    session_items.STATUS_COMPLETE: [ItemState.COMPLETE],
+    session_items.STATUS_DECLINED: [ItemState.SKIPPED],
 }
 _STATUS_OF_STATE = {
     ItemState.PENDING: "PENDING",
@@ -571,7 +571,7 @@ def items_set_status(request: ApiRequest) -> JsonResponse:
     completed_by = string_param(data, "completed_by", required=False)
     labeler = (
         users_by_login([completed_by], what="completed_by")[0]
-        if completed_by and status != queue.STATUS_PENDING
+        if completed_by and status != session_items.STATUS_PENDING
         else request.user
     )
     with transaction.atomic():
@@ -579,5 +579,5 @@ def items_set_status(request: ApiRequest) -> JsonResponse:
         item = Item.objects.filter(session=session, trace__trace_id=item_id).first()
         if item is None:
             raise not_found(f"Item {item_id!r:.80} is not in review queue {session.pk}.")
-        _service(lambda: queue.set_item_status(item=item, labeler=labeler, status=status))
+        _service(lambda: session_items.set_item_status(item=item, labeler=labeler, status=status))
     return ok({"item": _items_of(session, [item_id])[0]})

@@ -30,22 +30,23 @@ from operator import attrgetter
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from labeling.campaign.results import Cell, iter_cells, load_cells, session_questions
+from labeling import tallies
 from labeling.models import (
     Adjudication,
     Answer,
     AssignmentState,
+    CellTally,
     Item,
     LabelingSchema,
     LabelingSession,
     SessionSchema,
 )
+from labeling.results import Cell, load_cells, session_questions
 from traces import services
 from traces.models import RATIONALE_MAX_LENGTH, Assessment, AssessmentKind, SourceType, Trace
 
@@ -75,7 +76,7 @@ def _assessment_class(schema: LabelingSchema) -> type[services.Feedback | servic
     return services.Feedback
 
 
-def _lock_session(session: LabelingSession) -> LabelingSession:
+def lock_session(session: LabelingSession) -> LabelingSession:
     return LabelingSession.objects.select_for_update().get(pk=session.pk)
 
 
@@ -106,7 +107,7 @@ def settle_cell(
     `value` is checked against the schema's input (ValidationError with a message otherwise).
     Settling again overrides the previous final answer and updates the Adjudication row.
     """
-    session = _lock_session(item.session)
+    session = lock_session(item.session)
     item = Item.objects.select_related("trace", "session").get(pk=item.pk, session=session)
     cell = find_cell(item=item, schema=schema, span_id=span_id)
     if cell is None:
@@ -162,6 +163,7 @@ def settle_cell(
     adjudication.created_at = timezone.now()
     adjudication.save()
     refresh_item_adjudicated(item=item, adjudicator=adjudicator)
+    tallies.refresh_items(session=session, item_ids=[item.pk])
     return adjudication
 
 
@@ -219,27 +221,44 @@ class UnanimousItem:
     cells: list[Cell]  # its unanimous cells without a final answer
 
 
-def unanimous_items(session: LabelingSession) -> Iterator[UnanimousItem]:
-    """Items not yet adjudicated whose cells with answers are all unanimous (at least one),
-    walking the session in batches (`iter_cells`)."""
-    adjudicated = set(
-        Item.objects.filter(session=session, adjudicated_at__isnull=False).values_list(
-            "pk", flat=True
+def unanimous_batch(
+    session: LabelingSession, *, after: int = 0, batch_size: int = BULK_BATCH_SIZE
+) -> tuple[list[UnanimousItem], int | None]:
+    """The next items (by pk, after `after`) not yet adjudicated whose cells with answers are
+    all unanimous (at least one), and the last pk looked at (None: nothing is left). The items
+    come from their kept count (`Item.consensus_cells`), their cells from their answers."""
+    ids = list(
+        Item.objects.filter(
+            session=session, consensus_cells__gt=0, adjudicated_at__isnull=True, pk__gt=after
         )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch_size]
     )
-    for item_id, group in groupby(iter_cells(session), key=attrgetter("item_id")):
-        if item_id not in adjudicated:
-            pending = _unanimous_pending([cell for cell in group if cell.answers])
-            if pending:
-                yield UnanimousItem(item_id=item_id, trace_pk=pending[0].trace_pk, cells=pending)
+    if not ids:
+        return [], None
+    found = []
+    cells = load_cells(session, questions=session_questions(session), item_ids=ids)
+    for item_id, group in groupby(cells, key=attrgetter("item_id")):
+        pending = tallies.unanimous_pending([cell for cell in group if cell.answers])
+        if pending:
+            found.append(
+                UnanimousItem(item_id=item_id, trace_pk=pending[0].trace_pk, cells=pending)
+            )
+    return found, ids[-1]
 
 
-def _unanimous_pending(answered: list[Cell]) -> list[Cell]:
-    """The cells bulk accept settles on an item whose answered cells are `answered`: all of
-    them when every one is unanimous (and not settled yet), else none."""
-    if not answered or not all(cell.is_unanimous for cell in answered):
-        return []
-    return [cell for cell in answered if not cell.is_adjudicated]
+def unanimous_batches(session: LabelingSession) -> Iterator[list[UnanimousItem]]:
+    last: int | None = 0
+    while True:
+        batch, last = unanimous_batch(session, after=last or 0)
+        if last is None:
+            return
+        yield batch
+
+
+def unanimous_items(session: LabelingSession) -> Iterator[UnanimousItem]:
+    for batch in unanimous_batches(session):
+        yield from batch
 
 
 @dataclass(frozen=True)
@@ -248,128 +267,150 @@ class BulkResult:
     answers: int
 
 
+def accept_batch(
+    *, session: LabelingSession, adjudicator: User, batch: Sequence[UnanimousItem]
+) -> BulkResult:
+    """Record the consensus of these unanimous items as their final answers (accepted
+    consensus) and mark them adjudicated, inside the caller's transaction."""
+    if not batch:
+        return BulkResult(items=0, answers=0)
+    source = services.Source(SourceType.HUMAN, adjudicator.get_username(), user_id=adjudicator.pk)
+    now = timezone.now()
+    traces = Trace.objects.only("pk", "trace_id", "experiment_id").in_bulk(
+        [found.trace_pk for found in batch]
+    )
+    pending: list[tuple[UnanimousItem, Cell, Assessment]] = []
+    for found in batch:
+        for cell in found.cells:
+            settles = [answer.assessment_id for answer in cell.answers]
+            assessment = services.build_assessment(
+                trace=traces[found.trace_pk],
+                assessment=_assessment_class(cell.question.schema)(
+                    name=cell.question.name,
+                    value=cell.consensus,
+                    rationale="",
+                    source=source,
+                    metadata=adjudication_metadata(
+                        session=session, adjudicator=adjudicator, settles=settles
+                    ),
+                    span_id=cell.span_id or None,
+                ),
+            )
+            pending.append((found, cell, assessment))
+    created = Assessment.objects.bulk_create([row for _, _, row in pending])
+    Adjudication.objects.bulk_create(
+        [
+            Adjudication(
+                item_id=found.item_id,
+                schema=cell.question.schema,
+                span_id=cell.span_id,
+                assessment=assessment,
+                adjudicator=adjudicator,
+                settles=[answer.assessment_id for answer in cell.answers],
+                accepted_consensus=True,
+                created_at=now,
+            )
+            for (found, cell, _), assessment in zip(pending, created, strict=True)
+        ]
+    )
+    ids = [found.item_id for found in batch]
+    Item.objects.filter(pk__in=ids).update(adjudicated_by=adjudicator, adjudicated_at=now)
+    tallies.refresh_items(session=session, item_ids=ids)
+    return BulkResult(items=len(batch), answers=len(pending))
+
+
 @transaction.atomic
 def accept_unanimous(*, session: LabelingSession, adjudicator: User) -> BulkResult:
     """Record the consensus of every unanimous item as its final answers (accepted_consensus),
-    and mark those items adjudicated; batches of assessments and rows, one transaction."""
-    session = _lock_session(session)
-    source = services.Source(SourceType.HUMAN, adjudicator.get_username(), user_id=adjudicator.pk)
-    now = timezone.now()
+    and mark those items adjudicated; in batches, one transaction (the background job,
+    `labeling.campaign.jobs`, commits batch by batch)."""
+    session = lock_session(session)
     n_items = n_answers = 0
-    batch: list[UnanimousItem] = []
-
-    def flush() -> None:
-        nonlocal n_items, n_answers
-        if not batch:
-            return
-        traces = Trace.objects.only("pk", "trace_id", "experiment_id").in_bulk(
-            [found.trace_pk for found in batch]
-        )
-        pending: list[tuple[UnanimousItem, Cell, Assessment]] = []
-        for found in batch:
-            for cell in found.cells:
-                settles = [answer.assessment_id for answer in cell.answers]
-                assessment = services.build_assessment(
-                    trace=traces[found.trace_pk],
-                    assessment=_assessment_class(cell.question.schema)(
-                        name=cell.question.name,
-                        value=cell.consensus,
-                        rationale="",
-                        source=source,
-                        metadata=adjudication_metadata(
-                            session=session, adjudicator=adjudicator, settles=settles
-                        ),
-                        span_id=cell.span_id or None,
-                    ),
-                )
-                pending.append((found, cell, assessment))
-        created = Assessment.objects.bulk_create([row for _, _, row in pending])
-        Adjudication.objects.bulk_create(
-            [
-                Adjudication(
-                    item_id=found.item_id,
-                    schema=cell.question.schema,
-                    span_id=cell.span_id,
-                    assessment=assessment,
-                    adjudicator=adjudicator,
-                    settles=[answer.assessment_id for answer in cell.answers],
-                    accepted_consensus=True,
-                    created_at=now,
-                )
-                for (found, cell, _), assessment in zip(pending, created, strict=True)
-            ]
-        )
-        Item.objects.filter(pk__in=[found.item_id for found in batch]).update(
-            adjudicated_by=adjudicator, adjudicated_at=now
-        )
-        n_items += len(batch)
-        n_answers += len(pending)
-        batch.clear()
-
-    # Writing while `unanimous_items` pages on is safe: a flush only touches items it has
-    # already read, and its pages are keyed on item position.
-    for found in unanimous_items(session):
-        batch.append(found)
-        if len(batch) >= BULK_BATCH_SIZE:
-            flush()
-    flush()
+    for batch in unanimous_batches(session):
+        done = accept_batch(session=session, adjudicator=adjudicator, batch=batch)
+        n_items += done.items
+        n_answers += done.answers
     return BulkResult(items=n_items, answers=n_answers)
 
 
 def count_unanimous(session: LabelingSession) -> BulkResult:
-    """How many items (and answers) `accept_unanimous` would settle now."""
-    items = answers = 0
-    for found in unanimous_items(session):
-        items += 1
-        answers += len(found.cells)
-    return BulkResult(items=items, answers=answers)
+    """How many items (and answers) `accept_unanimous` would settle now (kept counts)."""
+    counts = tallies.read_counts(session, kinds=["ui", "ua"])
+    items = counts.get((0, "ui", 0, 0, ""), (0.0, 0.0))[0]
+    answers = counts.get((0, "ua", 0, 0, ""), (0.0, 0.0))[0]
+    return BulkResult(items=round(items), answers=round(answers))
 
 
 # --- the disagreements overview ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class DisagreementEntry:
-    """Where one disagreement is, and how bad: enough to sort and page without the answers."""
-
-    item_id: int
-    item_position: int
-    schema_id: int
-    question_position: int
-    span_id: str
-    disagreement: float
-    settled: bool
-
-    @property
-    def sort_key(self) -> tuple:
-        # Unsettled first, worst first, then in queue order.
-        return (
-            self.settled,
-            -self.disagreement,
-            self.item_position,
-            self.item_id,
-            self.question_position,
-            self.span_id,
-        )
-
-
-@dataclass(frozen=True)
 class Overview:
-    """Every disagreement of a session (sorted), and what bulk accept would settle."""
+    """How many disagreements a session has (settled or not), and what bulk accept would
+    settle: kept counts, read in two small queries (the questions, the counts)."""
 
-    disagreements: list[DisagreementEntry]
+    unsettled: int
+    settled: int
     unanimous: BulkResult
 
     @property
-    def unsettled(self) -> int:
-        return sum(not entry.settled for entry in self.disagreements)
-
-    @property
-    def settled(self) -> int:
-        return sum(entry.settled for entry in self.disagreements)
+    def disagreements(self) -> int:
+        return self.unsettled + self.settled
 
 
-OVERVIEW_CACHE_SECONDS = 15 * 60
+def overview(session: LabelingSession) -> Overview:
+    questions = list(
+        SessionSchema.objects.filter(session=session).values_list("schema_id", flat=True)
+    )
+    counts = tallies.read_counts(
+        session, question=Q(question__in=[0, *questions]), kinds=["dun", "dst", "ui", "ua"]
+    )
+
+    def total(kind: str) -> int:
+        return round(sum(n for (_, k, _, _, _), (n, _) in counts.items() if k == kind))
+
+    return Overview(
+        unsettled=total("dun"),
+        settled=total("dst"),
+        unanimous=BulkResult(items=total("ui"), answers=total("ua")),
+    )
+
+
+class DisagreementRows:
+    """The cells that need settling, unsettled first, worst first, then in queue order, for a
+    paginator: `(item_id, schema_id, span_id)` rows by slice, and their number from the kept
+    counts (no count of the rows)."""
+
+    def __init__(self, rows, count: int) -> None:
+        self.rows = rows
+        self._count = count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+
+def disagreement_cells(
+    session: LabelingSession, *, schema: LabelingSchema | None = None, settled: bool = False
+) -> DisagreementRows:
+    asked = list(SessionSchema.objects.filter(session=session).values_list("schema_id", flat=True))
+    questions = [schema.pk] if schema is not None else asked
+    rows = CellTally.objects.filter(session=session, needs_settling=True)
+    rows = rows.filter(schema=schema) if schema is not None else rows.filter(schema__in=asked)
+    kinds = ["dun", "dst"] if settled else ["dun"]
+    if not settled:
+        rows = rows.filter(settled=False)
+    counts = tallies.read_counts(session, question=Q(question__in=questions), kinds=kinds)
+    count = round(sum(n for n, _ in counts.values()))
+    ordered = rows.order_by(
+        "settled", "-disagreement", "item_position", "item_id", "schema_id", "span_id"
+    ).values_list("item_id", "schema_id", "span_id")
+    return DisagreementRows(ordered, count)
 
 
 def answers_fingerprint(session: LabelingSession) -> str:
@@ -397,52 +438,3 @@ def answers_fingerprint(session: LabelingSession) -> str:
     )
     parts = [session.pk, session.created_at.isoformat(), answers, finals, items, questions]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-
-
-def overview(session: LabelingSession) -> Overview:
-    """The session's disagreements and unanimous count, from the cache while nothing changed
-    (paging and filtering the disagreements view then cost a few queries), else `scan_overview`.
-    The default cache is per process; the fingerprint keeps every process's copy honest."""
-    key = f"adjudication-overview:{answers_fingerprint(session)}"
-    found = cache.get(key)
-    if found is None:
-        found = scan_overview(session)
-        cache.set(key, found, OVERVIEW_CACHE_SECONDS)
-    return found
-
-
-def scan_overview(session: LabelingSession) -> Overview:
-    """One pass over the session's cells in batches (`iter_cells`): the cells that need settling
-    as small sortable entries, and the count of unanimous items. The answers themselves are not
-    kept; a page loads its own cells again (`load_cells` for a few items)."""
-    adjudicated = set(
-        Item.objects.filter(session=session, adjudicated_at__isnull=False).values_list(
-            "pk", flat=True
-        )
-    )
-    entries: list[DisagreementEntry] = []
-    unanimous_items = unanimous_answers = 0
-    for item_id, group in groupby(iter_cells(session), key=attrgetter("item_id")):
-        answered = [cell for cell in group if cell.answers]
-        for cell in answered:
-            if needs_settling(cell):
-                entries.append(
-                    DisagreementEntry(
-                        item_id=item_id,
-                        item_position=cell.item_position,
-                        schema_id=cell.question.schema.pk,
-                        question_position=cell.question.position,
-                        span_id=cell.span_id,
-                        disagreement=cell.disagreement,
-                        settled=cell.is_adjudicated,
-                    )
-                )
-        pending = [] if item_id in adjudicated else _unanimous_pending(answered)
-        if pending:
-            unanimous_items += 1
-            unanimous_answers += len(pending)
-    entries.sort(key=attrgetter("sort_key"))
-    return Overview(
-        disagreements=entries,
-        unanimous=BulkResult(items=unanimous_items, answers=unanimous_answers),
-    )

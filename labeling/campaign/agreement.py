@@ -2,9 +2,10 @@
 Cohen's kappa per labeler pair, and human consensus against LLM-judge or code feedback.
 
 The statistics are pure functions of answer values; `question_agreements` folds them over a
-session's cells (`labeling.campaign.results`), which arrive in batches, so a session of 10,000
-items is never loaded whole. Only `session_agreement` (and its helpers at the bottom) touches the
-database; it caches its result under a fingerprint of the data.
+session's cells (`labeling.results`, in batches): the reference computation, which the tests
+hold the kept counts to. The pages use `session_agreement`, which computes the same figures
+from the counts `labeling.tallies` keeps as answers arrive (a few rows per question and labeler
+pair), and the judges' figures from the judges' labels and the kept cells they judge.
 
 Every figure carries the number of items it rests on and, when it cannot be computed, why
 (too few items, or no variation at all, where alpha and kappa are undefined: 0/0).
@@ -17,20 +18,21 @@ matches on every level (for numeric questions, equal numbers).
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.core.cache import cache
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max
+from django.db.models import F, Q
 from nltk.metrics.agreement import AnnotationTask
 from nltk.metrics.distance import binary_distance
 
-from labeling.campaign.results import Cell, SessionQuestion, iter_cells, session_questions
+from labeling.models import CellTally
+from labeling.results import Cell, SessionQuestion, session_questions
+from labeling.tallies import cell_of, read_counts
 
 Metric = Literal["nominal", "interval"]
 
@@ -41,9 +43,6 @@ NO_VARIATION = "undefined: every label is the same value, so there is no variati
 # 10,000); past this many the same alpha comes from its closed form (free text, many numbers).
 LIBRARY_MAX_VALUES = 1_000
 
-
-CACHE_VERSION = 1  # bump when the figures' classes or computation change
-CACHE_SECONDS = 60 * 60
 
 # --- figures -------------------------------------------------------------------------------------
 
@@ -374,10 +373,13 @@ class _Tally:
                     (a, key_a), (b, key_b) = ordered[i], ordered[j]
                     self.pairs[(a, b)].append((key_a, key_b))
         if judges:
-            consensus = human_consensus(cell)
-            human_key = self._key(consensus)
-            if human_key is None:
-                return
+            self.add_judged(cell, judges)
+
+    def add_judged(self, cell: Cell, judges: Mapping[tuple[str, str], Any]) -> None:
+        """The judges' values on `cell` against the humans' consensus."""
+        consensus = human_consensus(cell)
+        human_key = self._key(consensus)
+        if human_key is not None:
             if human_key not in self.display:
                 self.display[human_key] = self._show(consensus)
             for source, value in judges.items():
@@ -386,6 +388,9 @@ class _Tally:
                     if judge_key not in self.display:
                         self.display[judge_key] = self._show(value)
                     self.judged[source].append((human_key, judge_key))
+
+    def judge_results(self) -> list[JudgeAgreement]:
+        return [self._judge(source, pairs) for source, pairs in sorted(self.judged.items())]
 
     def _key(self, value: Any) -> Any:
         key = self.question.key(value)
@@ -421,7 +426,7 @@ class _Tally:
             percent=percent_agreement(self.units),
             alpha=krippendorff_alpha(self.units, self.metric),
             kappa=KappaMatrix(labelers=[self.names[pk] for pk in ids], rows=rows),
-            judges=[self._judge(source, pairs) for source, pairs in sorted(self.judged.items())],
+            judges=self.judge_results(),
         )
 
     def _judge(self, source: tuple[str, str], pairs: list[tuple[Any, Any]]) -> JudgeAgreement:
@@ -473,6 +478,7 @@ def _judge_feedback(session, questions: Sequence[SessionQuestion]):
     from traces.models import Assessment, AssessmentKind, SourceType
 
     return Assessment.objects.filter(
+        experiment_id=session.experiment_id,
         trace_id__in=Item.objects.filter(session=session).values("trace_id"),
         name__in=[question.name for question in questions],
         kind=AssessmentKind.FEEDBACK,
@@ -496,56 +502,123 @@ def load_judge_values(session, questions: Sequence[SessionQuestion]) -> JudgeVal
     return values
 
 
-def _fingerprint(session, questions: Sequence[SessionQuestion]) -> str:
-    """What the figures depend on, in three aggregate queries: every new, changed or removed
-    answer, adjudication or judge label changes a count, a largest id (a changed answer is a
-    new assessment, with a larger id) or a latest update time (a value updated in place), and
-    editing a question bumps its version."""
-    from labeling.models import Adjudication, Answer, AssignmentState
+def _judges(session, questions: Sequence[SessionQuestion]) -> dict[int, _Tally]:
+    """Human consensus against the judges, per question: the judges' feedback on the session's
+    traces (one query) against the kept cells of those traces (one more, only if there are
+    any). The work grows with the judges' labels, not with the answers."""
+    judge_values = load_judge_values(session, questions)
+    tallies: dict[int, _Tally] = {}
+    if not judge_values:
+        return tallies
+    by_name = {question.name: question for question in questions}
+    by_pk = {question.schema.pk: question for question in questions}
+    rows = CellTally.objects.filter(
+        session=session,
+        item__trace_id__in={trace_pk for trace_pk, _, _ in judge_values},
+        schema__in=[question.schema.pk for question in questions],
+    ).annotate(trace_pk=F("item__trace_id"))
+    found = {(row.trace_pk, row.schema_id, row.span_id): row for row in rows}
+    for (trace_pk, name, span_id), judges in judge_values.items():
+        question = by_name.get(name)
+        if question is None:
+            continue
+        row = found.get((trace_pk, question.schema.pk, span_id))
+        if row is None:
+            continue
+        tally = tallies.setdefault(question.schema.pk, _Tally(by_pk[question.schema.pk]))
+        tally.add_judged(cell_of(row, question), judges)
+    return tallies
 
-    answers = Answer.objects.filter(
-        assignment__item__session=session, assignment__state=AssignmentState.SUBMITTED
-    ).aggregate(
-        n=Count("pk"),
-        last=Max("assessment_id"),
-        # An answer updated in place (MLflow's update_assessment) keeps its id.
-        edited=Max("assessment__last_update_time"),
+
+def _count(counts: Mapping, question: int, kind: str, a: int = 0, b: int = 0) -> float:
+    return counts.get((question, kind, a, b, ""), (0.0, 0.0))[0]
+
+
+def _kept_figures(
+    question: SessionQuestion, counts: Mapping, names: Mapping[int, str], judges: _Tally | None
+) -> QuestionAgreement:
+    """One question's figures from its kept counts (`labeling.tallies`): a few numbers per
+    question and labeler pair, whatever the number of answers."""
+    q = question.schema.pk
+    metric = metric_for(question)
+    units = round(_count(counts, q, "pan"))
+    if units < 2:
+        percent = _none(units, NOT_ENOUGH_ITEMS)
+        alpha = _none(units, NOT_ENOUGH_ITEMS)
+    else:
+        percent = Figure(value=_count(counts, q, "pas") / units, n=units)
+        if round(_count(counts, q, "dom")) < 2:
+            alpha = _none(units, NO_VARIATION)
+        else:
+            n = _count(counts, q, "n")
+            if metric == "interval":
+                total, squares = _count(counts, q, "sx"), _count(counts, q, "sxx")
+                expected = (2 * n * squares - 2 * total**2) / (n - 1)
+            else:
+                expected = (n * n - _count(counts, q, "sq")) / (n - 1)
+            alpha = Figure(value=1.0 - _count(counts, q, "do") / expected, n=units)
+    ids = sorted(
+        (labeler for (kq, kind, labeler, _, _), (n, _) in counts.items()
+         if kq == q and kind == "lbl" and n > 0.5),
+        key=lambda pk: (names.get(pk, ""), pk),
+    )  # fmt: skip
+    rows: list[list[Figure | None]] = []
+    for a in ids:
+        row: list[Figure | None] = []
+        for b in ids:
+            if a == b:
+                row.append(None)
+                continue
+            low, high = min(a, b), max(a, b)
+            n = round(_count(counts, q, "pn", low, high))
+            row.append(
+                kappa_from_counts(
+                    n=n,
+                    agree=_count(counts, q, "pag", low, high),
+                    chance=_count(counts, q, "pfs", low, high),
+                )
+            )
+        rows.append(row)
+    return QuestionAgreement(
+        question=question,
+        labeled=round(_count(counts, q, "lab")),
+        percent=percent,
+        alpha=alpha,
+        kappa=KappaMatrix(labelers=[names.get(pk, f"#{pk}") for pk in ids], rows=rows),
+        judges=judges.judge_results() if judges is not None else [],
     )
-    finals = Adjudication.objects.filter(item__session=session).aggregate(
-        n=Count("pk"), last=Max("assessment_id"), edited=Max("assessment__last_update_time")
-    )
-    judges = _judge_feedback(session, questions).aggregate(
-        n=Count("pk"), last=Max("pk"), updated=Max("last_update_time")
-    )
-    parts = [
-        session.pk,
-        session.created_at.isoformat(),
-        *[f"{q.schema.pk}.{q.schema.version}" for q in questions],
-        *answers.values(),
-        *finals.values(),
-        *judges.values(),
-    ]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def kappa_from_counts(*, n: int, agree: float, chance: float) -> Figure:
+    """`cohen_kappa` from its counts: pairs, equal pairs, and the sum over values of the two
+    raters' counts multiplied (chance agreement times n squared)."""
+    if n < 2:
+        return _none(n, "not enough data: fewer than 2 items labeled by both")
+    expected = chance / (n * n)
+    if expected >= 1.0:
+        return _none(n, "undefined: both gave one and the same answer on every item")
+    return Figure(value=(agree / n - expected) / (1 - expected), n=n)
+
+
+KEPT_KINDS = ["lab", "lbl", "pan", "pas", "n", "do", "sx", "sxx", "sq", "dom", "pn", "pag", "pfs"]
 
 
 def session_agreement(session) -> list[QuestionAgreement]:
-    """Agreement figures for every question of the session.
-
-    Computing them reads every answer (the cells, 500 items at a time: 3 queries per batch,
-    seconds for 10,000 items), and the dashboard's summary and the agreement page ask for
-    the same figures one after the other: so they are cached under a fingerprint of the data
-    they rest on, checked on every call, and are never stale.
-    """
+    """Agreement figures for every question of the session, from the counts kept as answers
+    arrive (`labeling.tallies`): a handful of queries whatever the session's size, and never
+    stale, since the counts change in the transaction that changes an answer."""
     questions = session_questions(session)
     if not questions:
         return []
-    key = f"labeling.campaign.agreement:{CACHE_VERSION}:{_fingerprint(session, questions)}"
-    results = cache.get(key)
-    if results is None:
-        judges = load_judge_values(session, questions)
-        cells = iter_cells(session, questions=questions)
-        results = question_agreements(cells, questions, judges)
-        cache.set(key, results, CACHE_SECONDS)
-    # The questions as they are now (a retitled question keeps its version and its figures).
-    fresh = {question.schema.pk: question for question in questions}
-    return [replace(result, question=fresh[result.question.schema.pk]) for result in results]
+    counts = read_counts(
+        session,
+        question=Q(question__in=[question.schema.pk for question in questions]),
+        kinds=KEPT_KINDS,
+    )
+    labeler_ids = {a for (_, kind, a, _, _) in counts if kind == "lbl"}
+    names = dict(get_user_model().objects.filter(pk__in=labeler_ids).values_list("pk", "username"))
+    judges = _judges(session, questions)
+    return [
+        _kept_figures(question, counts, names, judges.get(question.schema.pk))
+        for question in questions
+    ]

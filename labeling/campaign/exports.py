@@ -34,8 +34,8 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils.text import slugify
 
-from labeling.campaign.results import Cell, SessionQuestion, iter_cells, session_questions
 from labeling.models import Adjudication, Answer, Assignment, AssignmentState, LabelingSession
+from labeling.results import Cell, SessionQuestion, iter_cells, session_questions
 from traces.models import AssessmentKind, Span
 
 EVAL_BATCH_SIZE = 500

@@ -1,9 +1,9 @@
 """Per-labeler statistics of a session: how much each labeler did, how fast, how often they
 agree with the others and with the adjudicated answers, and their progress over time.
 
-The counts come from `labeling.progress.labeler_figures`; agreement folds the session's cells
-(`labeling.campaign.results.iter_cells`, in batches) so the figures match the agreement page;
-progress is one grouped query of submissions per hour.
+The counts come from `labeling.progress.labeler_figures`; agreement from the counts kept as
+answers arrive (`labeling.tallies`), which match a full pass over the answers; progress is one
+grouped query of submissions per hour.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from labeling.campaign.charts import LineChart, bucket_for, cumulative_chart
-from labeling.campaign.results import iter_cells
 from labeling.models import Assignment, AssignmentState, LabelingSession
 from labeling.progress import LabelerFigures, labeler_figures
+from labeling.tallies import read_counts
 
 
 @dataclass(frozen=True)
@@ -50,24 +50,19 @@ class LabelerStatistics:
 
 
 def _agreement(session: LabelingSession) -> tuple[dict, dict, dict]:
-    """Per labeler id: pairwise matches with others, items compared, matches with finals."""
+    """Per labeler id: pairwise matches with others, items compared, matches with finals; from
+    the counts kept as answers arrive (`labeling.tallies`), one query."""
+    counts = read_counts(session, question=Q(question=0), kinds=["om", "ot", "fm", "ft", "oi"])
     others: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     finals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    items: dict[int, set[int]] = defaultdict(set)
-    for cell in iter_cells(session):
-        answers = [(a.labeler_id, cell.question.key(a.value)) for a in cell.answers]
-        answers = [(labeler, key) for labeler, key in answers if key is not None]
-        for labeler, key in answers:
-            for other, other_key in answers:
-                if other != labeler:
-                    others[labeler][0] += key == other_key
-                    others[labeler][1] += 1
-                    items[labeler].add(cell.item_id)
-            if cell.final is not None and not cell.final.accepted_consensus:
-                # Accepting a unanimous answer says nothing about who was right.
-                finals[labeler][0] += key == cell.question.key(cell.final.value)
-                finals[labeler][1] += 1
-    return others, finals, {labeler: len(ids) for labeler, ids in items.items()}
+    items: dict[int, int] = {}
+    for (_, kind, labeler, _, _), (n, _) in counts.items():
+        if kind == "oi":
+            items[labeler] = round(n)
+        else:
+            target = others if kind[0] == "o" else finals
+            target[labeler][0 if kind[1] == "m" else 1] = round(n)
+    return others, finals, items
 
 
 def _progress_chart(session: LabelingSession, names: dict[int, str]) -> LineChart | None:

@@ -19,6 +19,7 @@ urlpatterns: list = [
     ),
     path("<int:pk>/items/<int:item_pk>/settle/", views.settle, name="settle"),
     path("<int:pk>/accept-unanimous/", views.accept_unanimous, name="accept_unanimous"),
+    path("<int:pk>/jobs/<int:job_pk>/", views.job, name="job"),
     path("<int:pk>/exports/", views.exports_page, name="exports"),
     path("<int:pk>/exports/sync-dataset", views.sync_dataset, name="sync_dataset"),
     path("<int:pk>/export.csv", views.export_csv, name="export_csv"),

@@ -3,8 +3,8 @@
 that hold every labeler's answers.
 
 - Agreement figures and per-labeler statistics.
-- Disagreements and adjudication. The list is built from one batched pass over the session
-  (`adjudication.overview`), which keeps only small sortable entries; each page then loads the
+- Disagreements and adjudication. The list is an indexed query of the cells kept as answers
+  arrive (`adjudication.disagreement_cells`, `labeling.tallies`); each page then loads the
   answers of its own cells. A cell is settled through one form: a button per labeler's answer
   ("use this answer") or the schema's own input for a new value, with an optional note. With
   HTMX the cell swaps in place; without JS the form posts and redirects back (or re-renders the
@@ -31,16 +31,16 @@ from django_htmx.http import trigger_client_event
 
 from accounts.access import is_curator
 from accounts.types import HtmxHttpRequest
-from labeling.campaign import adjudication, exports
+from labeling.campaign import adjudication, exports, jobs
 from labeling.campaign.access import get_session_for_lead
 from labeling.campaign.agreement import session_agreement
 from labeling.campaign.dataset_sync import sync_session_to_dataset
 from labeling.campaign.labelers import labeler_statistics
-from labeling.campaign.results import Cell, SessionQuestion, load_cells, session_questions
 from labeling.campaign.suggestions import suggestion_figures
 from labeling.forms import Question
-from labeling.models import Item, LabelingSession
+from labeling.models import Item, Job, JobState, LabelingSession
 from labeling.progress import item_counts, labeler_figures
+from labeling.results import Cell, SessionQuestion, load_cells, session_questions
 from traces.models import Span, Trace
 
 CELLS_PER_PAGE = 20
@@ -138,7 +138,7 @@ def _selected_question(request: HtmxHttpRequest, questions: list[SessionQuestion
 @require_GET
 def disagreement_summary(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The figures and the bulk-accept panel alone: the disagreements page reloads them after
-    each settle (`cell-settled`), which also refreshes the cached overview for the next page."""
+    each settle (`cell-settled`)."""
     session = get_session_for_lead(request, pk)
     context = {"session": session, "summary": adjudication.overview(session)}
     return render(request, "labeling/campaign/disagreements.html#campaign-summary", context)
@@ -153,18 +153,15 @@ def disagreements(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     selected = _selected_question(request, questions)
     show_settled = request.GET.get("settled") == "1"
     summary = adjudication.overview(session)
-    entries = [
-        entry
-        for entry in summary.disagreements
-        if (show_settled or not entry.settled)
-        and (selected is None or entry.schema_id == selected.schema.pk)
-    ]
-    page = Paginator(entries, CELLS_PER_PAGE).get_page(request.GET.get("page"))
-    wanted = {(e.item_id, e.schema_id, e.span_id) for e in page.object_list}
+    rows = adjudication.disagreement_cells(
+        session, schema=selected.schema if selected else None, settled=show_settled
+    )
+    page = Paginator(rows, CELLS_PER_PAGE).get_page(request.GET.get("page"))
+    wanted = list(page.object_list)
     cells = {
         (c.item_id, c.question.schema.pk, c.span_id): c
         for c in load_cells(session, questions=questions, item_ids={k[0] for k in wanted})
-        if (c.item_id, c.question.schema.pk, c.span_id) in wanted
+        if (c.item_id, c.question.schema.pk, c.span_id) in set(wanted)
     }
     adjudicated = set(
         Item.objects.filter(
@@ -174,9 +171,9 @@ def disagreements(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     spans = _spans(list(cells.values()))
     traces = _traces(list(cells.values())) if cells else {}
     views = []
-    for entry in page.object_list:
-        cell = cells.get((entry.item_id, entry.schema_id, entry.span_id))
-        if cell is not None:  # an answer changed since the overview was read
+    for key in wanted:
+        cell = cells.get(key)
+        if cell is not None:  # an answer changed since the list was read
             span = spans.get((cell.trace_pk, cell.span_id))
             view = _cell_view(session, cell, span, adjudicated=cell.item_id in adjudicated)
             view.trace = traces.get(cell.trace_pk)
@@ -290,23 +287,30 @@ def accept_unanimous(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     every item whose labelers all agree as its final answers."""
     session = get_session_for_lead(request, pk)
     if request.method == "POST":
-        result = adjudication.accept_unanimous(session=session, adjudicator=request.user)
-        if result.items:
-            messages.success(
-                request,
-                f"Accepted the unanimous answers of {result.items:,} "
-                f"item{'s' if result.items != 1 else ''} ({result.answers:,} "
-                f"answer{'s' if result.answers != 1 else ''}).",
-            )
-        else:
-            messages.info(request, "No unanimous items were left to accept.")
-        return redirect("campaign:disagreements", session.pk)
+        # A background job (`labeling.campaign.jobs`): its page shows the progress, and
+        # closing the browser does not stop it.
+        started = jobs.start_accept_unanimous(session=session, user=request.user)
+        return redirect("campaign:job", session.pk, started.pk)
     context = {
         "session": session,
         "campaign_tab": "disagreements",
         "pending": adjudication.count_unanimous(session),
+        "running": Job.objects.filter(
+            session=session, state__in=[JobState.QUEUED, JobState.RUNNING]
+        ).first(),
     }
     return render(request, "labeling/campaign/accept_unanimous.html", context)
+
+
+@require_GET
+def job(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    """A background job's progress; the `job-progress` partial polls itself while it runs
+    (and the page refreshes itself without JS)."""
+    session = get_session_for_lead(request, pk)
+    found = get_object_or_404(Job, pk=job_pk, session=session)
+    context = {"session": session, "campaign_tab": "disagreements", "job": found}
+    template = "labeling/campaign/job.html"
+    return render(request, f"{template}#job-progress" if request.htmx else template, context)
 
 
 # --- agreement and labelers ----------------------------------------------------------------------
@@ -316,7 +320,7 @@ def accept_unanimous(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def agreement(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Per question: percent agreement, Krippendorff's alpha, the kappa matrix and judges.
     An HTMX request gets the compact summary the console's session dashboard loads lazily
-    (computing agreement reads every answer, so the dashboard does not wait for it)."""
+    (loaded after the page, so the dashboard never waits for it)."""
     session = get_session_for_lead(request, pk)
     context = {"session": session, "results": session_agreement(session)}
     if not request.htmx and session.suggestions:

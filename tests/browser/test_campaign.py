@@ -115,3 +115,86 @@ def test_a_reviewer_sees_the_progress_of_the_session(page, login, world):
     expect(table).to_contain_text("other_labeler")
     assert page.url.endswith(f"/campaigns/{session.pk}/progress/")
     assert page.get_by_role("button", name="Remove").count() == 0  # read-only
+
+
+def test_bulk_accept_runs_as_a_job_whose_progress_the_page_shows(
+    page, login, curator, labeler, other_labeler, settings, monkeypatch
+):
+    """The job is queued for a worker (the database backend, as in production), a worker in
+    another thread runs it in small batches, and the page shows it moving, then done."""
+    import threading
+    import time
+
+    from django.db import connection
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    from labeling import tallies
+    from labeling.campaign import adjudication, jobs
+    from labeling.models import Answer, Assignment, Job
+    from tests.factories import make_experiment, make_review_session, make_schema
+    from traces import services
+    from traces.models import Assessment
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    experiment = make_experiment()
+    correct = make_schema(experiment, "correct", "pass_fail")
+    session = make_review_session(
+        experiment=experiment, items=120, schemas=[correct], labels_per_item=2,
+        labelers=[labeler, other_labeler],
+    )  # fmt: skip
+    for item in session.items.select_related("trace"):
+        for person in (labeler, other_labeler):
+            assignment = Assignment.objects.create(item=item, labeler=person, state="submitted")
+            label = services.log_assessment(
+                trace_id=item.trace.trace_id,
+                assessment=services.Feedback(
+                    name="correct", value=True, source=services.Source("HUMAN", person.username)
+                ),
+            )
+            Answer.objects.create(
+                assignment=assignment, schema=correct, schema_version=1, assessment=label
+            )
+    tallies.rebuild_session(session)
+    assert adjudication.count_unanimous(session).items == 120
+
+    # Small, slow batches, so that the page has something to show on the way.
+    monkeypatch.setattr(jobs, "BATCH_SIZE", 10)
+    accept_batch = adjudication.accept_batch
+
+    def slow_batch(**kwargs):
+        time.sleep(0.25)
+        return accept_batch(**kwargs)
+
+    monkeypatch.setattr(adjudication, "accept_batch", slow_batch)
+
+    login(curator)
+    page.goto(f"/campaigns/{session.pk}/accept-unanimous/")
+    page.get_by_role("button", name="Accept 120 items").click()
+    progress = page.locator("#job-progress")
+    expect(progress).to_have_attribute("data-job-state", "queued")
+    expect(progress).to_contain_text("Waiting for a worker")
+    assert Job.objects.get().state == "queued"
+
+    def work() -> None:
+        try:
+            Worker(
+                queue_names=["default"], interval=0.1, batch=True, backend_name="default",
+                startup_delay=False, max_tasks=1, worker_id="browser-test",
+                excluded_queue_names=[],
+            ).run()  # fmt: skip
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    expect(progress).to_have_attribute("data-job-state", "running", timeout=15_000)
+    expect(progress).to_contain_text(" of 120 items")
+    bar = progress.get_by_role("progressbar")
+    expect(progress).to_have_attribute("data-job-state", "done", timeout=30_000)
+    worker.join(timeout=30)
+    expect(progress).to_contain_text(
+        "Done: accepted the unanimous answers of 120 items (120 answers)."
+    )
+    expect(bar).to_have_attribute("value", "100")
+    assert adjudication.count_unanimous(session).items == 0
+    assert Assessment.objects.filter(metadata__adjudicated=True).count() == 120

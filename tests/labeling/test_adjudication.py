@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from labeling.campaign import adjudication
-from labeling.campaign.results import load_cells
 from labeling.models import Adjudication, Answer, Item
+from labeling.results import load_cells
 from tests.conftest import make_user
 from tests.factories import (
     make_answer,
@@ -229,39 +229,45 @@ def test_an_accepted_consensus_still_settles_its_cell_after_a_late_dissent(world
     assert adjudication.refresh_item_adjudicated(item=items[1], adjudicator=curator)
 
 
-def test_overview_is_cached_until_an_answer_or_final_answer_changes(world, curator):
-    from django.core.cache import cache
+def _listed(session, **options):
+    return [
+        (item_id, settled)
+        for item_id, schema_id, span_id, settled in adjudication.disagreement_cells(
+            session, **options
+        ).rows.values_list("item_id", "schema_id", "span_id", "settled")
+    ]
 
-    cache.clear()
+
+def test_overview_follows_every_answer_and_final_answer(world, curator):
     session, correct, _, items = world
     first = adjudication.overview(session)
-    assert [(e.item_id, e.settled) for e in first.disagreements] == [(items[0].pk, False)]
-    assert adjudication.overview(session) == first  # served from the cache
+    assert (first.unsettled, first.settled) == (1, 0)
+    assert _listed(session) == [(items[0].pk, False)]
     adjudication.settle_cell(item=items[0], schema=correct, value=True, adjudicator=curator)
-    assert [e.settled for e in adjudication.overview(session).disagreements] == [True]
+    assert _listed(session) == []
+    assert _listed(session, settled=True) == [(items[0].pk, True)]
     late = make_user("late", labeler=True)
     make_answer(make_assignment(items[1], late), correct, False)
     now = adjudication.overview(session)
-    assert {e.item_id for e in now.disagreements} == {items[0].pk, items[1].pk}
+    assert {item for item, _ in _listed(session, settled=True)} == {items[0].pk, items[1].pk}
+    assert (now.unsettled, now.settled) == (1, 1)
     assert now.unanimous.items == 0
 
 
 def test_overview_sees_an_answer_updated_in_place(world):
-    from django.core.cache import cache
+    from labeling import services
+    from traces.services import FeedbackValue
 
-    from traces import services
-
-    cache.clear()
     session, correct, _, items = world
-    assert len(adjudication.overview(session).disagreements) == 1
+    assert adjudication.overview(session).disagreements == 1
     answer = Answer.objects.filter(assignment__item=items[0], schema=correct).first()
     other = not answer.assessment.value
     services.update_assessment(
         trace_id=items[0].trace.trace_id,
         assessment_id=answer.assessment.assessment_id,
-        feedback=services.FeedbackValue(value=other),
+        feedback=FeedbackValue(value=other),
     )
-    assert adjudication.overview(session).disagreements == []
+    assert adjudication.overview(session).disagreements == 0
 
 
 def test_final_answers_reach_mlflow_clients_with_string_metadata(world, client, curator):

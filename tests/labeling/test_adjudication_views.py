@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from labeling.models import Adjudication
+from labeling.models import Adjudication, Job
+from tests.factories import make_review_session
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def _settle_url(campaign, item):
 
 
 def _answers(campaign, item, schema):
-    from labeling.campaign.results import load_cells
+    from labeling.results import load_cells
 
     (cell,) = [
         c for c in load_cells(campaign.session, item_ids=[item.pk]) if c.question.schema == schema
@@ -233,15 +234,66 @@ def test_bulk_accept_confirms_the_count_then_accepts(client, campaign):
     assert response.status_code == 200
     assert "Accept 1 item" in response.content.decode()
     assert not Adjudication.objects.exists()  # GET only asks
+    # A background job (run at once here: the tests' immediate task backend); its page.
     response = client.post(_url(campaign, "accept_unanimous"), follow=True)
-    assert response.redirect_chain[-1][0] == _url(campaign)
-    assert "Accepted the unanimous answers of 1 item (2 answers)." in response.content.decode()
+    job = Job.objects.get()
+    assert response.redirect_chain[-1][0] == reverse(
+        "campaign:job", args=[campaign.session.pk, job.pk]
+    )
+    html = response.content.decode()
+    assert "Done: accepted the unanimous answers of 1 item (2 answers)." in html
+    assert 'data-job-state="done"' in html and "hx-trigger" not in html  # no more polling
+    assert (job.state, job.done, job.total, job.result) == (
+        "done",
+        1,
+        1,
+        {"items": 1, "answers": 2},
+    )
+    partial = client.get(response.redirect_chain[-1][0], HTTP_HX_REQUEST="true")
+    assert partial.content.decode().lstrip().startswith('<div id="job-progress"')
     rows = Adjudication.objects.filter(item=campaign.items[1])
     assert rows.count() == 2 and all(row.accepted_consensus for row in rows)
     campaign.items[1].refresh_from_db()
     assert campaign.items[1].is_adjudicated
     response = client.get(_url(campaign, "accept_unanimous"))
     assert "no unanimous items left" in response.content.decode()
+
+
+def test_a_job_page_is_for_the_session_leads_only(client, campaign):
+    client.force_login(campaign.users["curator"])
+    client.post(_url(campaign, "accept_unanimous"))
+    job = Job.objects.get()
+    url = reverse("campaign:job", args=[campaign.session.pk, job.pk])
+    client.force_login(campaign.users["outsider"])
+    assert client.get(url).status_code == 403  # as every campaign page
+    client.force_login(campaign.users["curator"])
+    other = make_review_session()
+    assert client.get(reverse("campaign:job", args=[other.pk, job.pk])).status_code == 404
+
+
+def test_a_job_whose_worker_died_shows_as_stopped_and_can_start_again(client, campaign):
+    """A job still running whose worker stopped reporting (it crashed): shown as stopped, with
+    what was applied, and starting again makes a new job that carries on."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client.force_login(campaign.users["curator"])
+    lost = Job.objects.create(
+        kind="accept_unanimous",
+        session=campaign.session,
+        created_by=campaign.users["curator"],
+        state="running",
+        total=1,
+        heartbeat_at=timezone.now() - timedelta(minutes=10),
+    )
+    html = client.get(reverse("campaign:job", args=[campaign.session.pk, lost.pk])).text
+    assert "the worker running this job stopped reporting" in html
+    assert "Start again" in html and "hx-trigger" not in html
+    response = client.post(_url(campaign, "accept_unanimous"))
+    again = Job.objects.exclude(pk=lost.pk).get()
+    assert response["Location"] == reverse("campaign:job", args=[campaign.session.pk, again.pk])
+    assert again.state == "done" and again.result == {"items": 1, "answers": 2}
 
 
 def test_summary_partial_has_fresh_figures(client, campaign):

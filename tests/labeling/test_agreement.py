@@ -6,7 +6,8 @@ import math
 import pytest
 from django.core.cache import cache
 
-from labeling.campaign import agreement
+from labeling import services as labeling_services
+from labeling.campaign import adjudication, agreement
 from labeling.campaign.agreement import (
     Figure,
     cohen_kappa,
@@ -15,8 +16,8 @@ from labeling.campaign.agreement import (
     percent_agreement,
     session_agreement,
 )
-from labeling.campaign.results import load_cells
 from labeling.models import Adjudication
+from labeling.results import load_cells
 from tests.conftest import make_user
 from tests.factories import (
     make_answer,
@@ -25,6 +26,7 @@ from tests.factories import (
     make_feedback,
     make_review_session,
     make_schema,
+    refresh_results,
 )
 from traces import services
 from traces.models import Assessment
@@ -316,6 +318,7 @@ def test_adjudicated_answer_is_the_consensus(campaign, curator):
         ),
     )
     Adjudication.objects.create(item=items[3], schema=schema, assessment=final)
+    refresh_results(items[3])
     cell = next(
         c for c in load_cells(session, item_ids=[items[3].pk]) if c.question.name == "correct"
     )
@@ -348,42 +351,34 @@ def test_alpha_value_is_a_plain_float(campaign):
     assert type(value) is float and not math.isnan(value)
 
 
-# --- caching -------------------------------------------------------------------------------------
+# --- kept counts ---------------------------------------------------------------------------------
 
 
-def test_figures_are_cached_until_the_data_changes(campaign, curator, django_assert_num_queries):
+def test_figures_come_from_kept_counts_and_see_every_change(
+    campaign, curator, django_assert_num_queries
+):
     session, items, (labeler, *_) = campaign
     first = by_name(session_agreement(session))
-    # questions + the fingerprint's three aggregates; no cells read
-    with django_assert_num_queries(4):
+    # questions, the kept counts, the labelers' names, the judges' feedback and the kept cells
+    # of the judged traces; no answer is read
+    with django_assert_num_queries(5):
         again = by_name(session_agreement(session))
     assert again["correct"].alpha == first["correct"].alpha
 
-    # A changed answer (a new assessment) is seen at once.
+    # A changed answer (an edit in the explorer: an override) is seen at once.
     schema = first["correct"].question.schema
     answer = items[3].assignments.get(labeler=labeler).answers.get(schema=schema)
-    changed = services.log_assessment(
+    labeling_services.override_assessment(
         trace_id=items[3].trace.trace_id,
-        assessment=services.Feedback(
-            name="correct", value=False, source=services.Source("HUMAN", labeler.username)
-        ),
+        assessment_id=answer.assessment.assessment_id,
+        value=False,
+        source=services.Source("HUMAN", labeler.username),
     )
-    answer.assessment = changed
-    answer.save()
     now = by_name(session_agreement(session))
     assert now["correct"].percent.value == 1.0  # item 4 is no longer split
 
     # So are an adjudication and a new judge label.
-    Adjudication.objects.create(
-        item=items[0],
-        schema=schema,
-        assessment=services.log_assessment(
-            trace_id=items[0].trace.trace_id,
-            assessment=services.Feedback(
-                name="correct", value=False, source=services.Source("HUMAN", curator.username)
-            ),
-        ),
-    )
+    adjudication.settle_cell(item=items[0], schema=schema, value=False, adjudicator=curator)
     (judge,) = by_name(session_agreement(session))["correct"].judges
     # Consensus now F (adjudicated), T, F, F (item 4 settled by the change); judge T, F, F, T.
     assert judge.confusion.counts == [[1, 2], [1, 0]]
@@ -391,14 +386,14 @@ def test_figures_are_cached_until_the_data_changes(campaign, curator, django_ass
     assert len(by_name(session_agreement(session))["correct"].judges) == 2
 
 
-def test_an_answer_updated_in_place_is_seen_despite_the_cache(campaign):
+def test_an_answer_updated_in_place_is_seen(campaign):
     """`update_assessment` (the MLflow API's PATCH) changes a value without a new assessment:
-    the figures must not stay cached on the old value."""
+    the figures follow it."""
     session, items, (labeler, *_) = campaign
     first = by_name(session_agreement(session))
     schema = first["correct"].question.schema
     answer = items[3].assignments.get(labeler=labeler).answers.get(schema=schema)
-    services.update_assessment(
+    labeling_services.update_assessment(
         trace_id=items[3].trace.trace_id,
         assessment_id=answer.assessment.assessment_id,
         feedback=services.FeedbackValue(value=False),
@@ -407,7 +402,7 @@ def test_an_answer_updated_in_place_is_seen_despite_the_cache(campaign):
     assert now["correct"].percent.value == 1.0
 
 
-def test_a_retitled_question_shows_its_new_title_from_the_cache(campaign):
+def test_a_retitled_question_shows_its_new_title(campaign):
     session, _, _ = campaign
     session_agreement(session)
     schema = session.schemas.get(name="correct")

@@ -16,6 +16,7 @@ from tests.factories import (
     make_feedback,
     make_review_session,
     make_schema,
+    refresh_results,
 )
 from traces import services
 
@@ -74,6 +75,7 @@ def campaign(labeler, other_labeler, reviewer):
         ),
     )
     Adjudication.objects.create(item=items[2], schema=correct, assessment=final)
+    refresh_results(items[2])
     for item, value in zip(items, [True, True, False], strict=True):
         make_feedback(item.trace, "correct", value, source=services.Source("LLM_JUDGE", "judge-1"))
     return session
@@ -191,12 +193,11 @@ def test_agreement_query_count_does_not_grow_with_labelers(
     curator_client, campaign, django_assert_num_queries
 ):
     url = reverse("campaign:agreement", args=[campaign.pk])
-    # user, labeling session, questions, the data's fingerprint (3), judges' feedback, then
-    # per batch of 500 items: items, answers, finals; and the empty batch that ends the walk
-    with django_assert_num_queries(11):
+    # user, labeling session, questions, the kept counts, the labelers' names, judges'
+    # feedback, the kept cells of the judged traces: no answer is read, however many there are
+    with django_assert_num_queries(7):
         curator_client.get(url)
-    # Then from the cache, as long as nothing changed.
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         curator_client.get(url, headers={"HX-Request": "true"})
 
 
@@ -247,16 +248,16 @@ def test_labelers_query_count_is_fixed(
     curator_client, campaign, labeler, django_assert_num_queries
 ):
     url = reverse("campaign:labelers", args=[campaign.pk])
-    # user, labeling session; labeler figures, medians, assigned labelers, users;
-    # questions, items, answers, finals, the empty batch that ends the walk; submissions per hour
-    with django_assert_num_queries(12):
+    # user, labeling session; labeler figures, medians, assigned labelers, users; the kept
+    # counts of agreement (no answer is read); submissions per hour
+    with django_assert_num_queries(8):
         curator_client.get(url)
     more = [make_user(f"extra{i}", labeler=True) for i in range(3)]
     campaign.labelers.add(*more)
     schema = campaign.schemas.first()
     for person in more:
         make_answer(make_assignment(campaign.items.first(), person), schema, True)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(8):
         response = curator_client.get(url)
     assert len(response.context["rows"]) == 6
 

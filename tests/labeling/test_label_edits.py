@@ -5,8 +5,8 @@ import pytest
 
 from labeling import services as labeling_services
 from labeling.campaign.agreement import session_agreement
-from labeling.campaign.results import load_cells
 from labeling.models import Adjudication, Answer
+from labeling.results import load_cells
 from tests.factories import (
     assign_traces,
     make_answer,

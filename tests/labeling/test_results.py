@@ -1,9 +1,9 @@
-"""labeling.campaign.results: reading a session's answers back per item and question."""
+"""labeling.results: reading a session's answers back per item and question."""
 
 import pytest
 
-from labeling.campaign.results import comparison_key, iter_cells, load_cells, session_questions
 from labeling.models import Adjudication
+from labeling.results import comparison_key, iter_cells, load_cells, session_questions
 from tests.factories import (
     make_answer,
     make_assignment,

@@ -290,3 +290,69 @@ def test_two_app_servers_reissue_expired_reservations(tmp_path):
     assert results["submitted"] == items
     assert results["over_labeled"] == 0
     assert results["answers"] == items * 3
+
+
+def lead_cookie(session_id: int) -> str:
+    """A signed-in browser session of a new curator (for the campaign pages)."""
+    from importlib import import_module
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+
+    user = User.objects.create(username=f"lead-{session_id}-{time.time_ns()}", is_staff=True)
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
+def test_results_are_current_in_every_server_process(tmp_path):
+    """A labeler submits through one app server while a campaign lead reads the agreement page
+    and the disagreements page through the other (and the first): every read, in either
+    process, counts every answer submitted before it. Nothing is cached per process."""
+    import re
+
+    database = Database(tmp_path)
+    campaign = campaign_from(
+        database.call("create_campaign", labelers=2, items=6, labels_per_item=2)
+    )
+    lead = database.call("lead_cookie", session_id=campaign.session_id)
+    first, second = sorted(campaign.cookies)
+    labeled = re.compile(r"<code>correct</code> · [^<]* · (\d+) items? labeled")
+    to_settle = re.compile(r"<strong>(\d+)</strong> <span>to settle</span>")
+    with app_servers(database.url) as urls:
+        readers = [
+            review_load.HttpLabeler(url, lead, campaign.csrf_token, campaign.session_id)
+            for url in urls
+        ]
+        agreement = f"/campaigns/{campaign.session_id}/agreement/"
+        disagreements = f"/campaigns/{campaign.session_id}/disagreements/"
+        for reader in readers:  # each process has read the pages before any answer
+            assert reader.request("GET", agreement)[0] == 200
+            assert reader.request("GET", disagreements)[0] == 200
+        submitted = 0
+        for who, answer in ((first, "true"), (second, "false")):
+            writer = review_load.HttpLabeler(
+                urls[submitted % 2], campaign.cookies[who], campaign.csrf_token,
+                campaign.session_id,
+            )  # fmt: skip
+            path = writer.claim()
+            while path is not None:
+                answers = {q.field: q.choices[0] for q in campaign.questions}
+                answers[campaign.questions[0].field] = answer
+                path = writer.submit_and_next(path, answers)
+                submitted += 1
+                for reader in readers:
+                    status, _, body = reader.request("GET", agreement)
+                    assert status == 200
+                    assert int(labeled.search(body.decode()).group(1)) == min(submitted, 6)
+                    status, _, body = reader.request("GET", disagreements)
+                    # The second labeler answers "correct" the other way: each of their
+                    # submits is one more disagreement, at once, in both processes.
+                    assert int(to_settle.search(body.decode()).group(1)) == max(0, submitted - 6)
+            writer.close()
+        for reader in readers:
+            reader.close()
+    assert submitted == 12

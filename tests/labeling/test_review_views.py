@@ -304,12 +304,14 @@ def test_submit_htmx_swaps_in_the_next_item(
 ):
     mine = claim(session, labeler)
     data = answers(session, correct="false")
-    # 8 queries: the user; the page (locked: the assignment, item, session and trace, the
+    # 11 queries: the user; the page (locked: the assignment, item, session and trace, the
     # questions, spans, other labels and progress); the answers: 2 inserts (assessments,
-    # answers) and the assignment's update; the next item: its claim (locked, with its trace,
+    # answers) and the assignment's update; the results' tallies (labeling.tallies): the
+    # item's kept cells, their upsert, one upsert adding to the counts (a second one when
+    # two labelers' answers meet, below); the next item: its claim (locked, with its trace,
     # spans and other labels), the new assignment; both items' counters in one update. And
     # the savepoint pair of the one transaction (the test runs inside a transaction).
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(13):
         response = labeler_client.post(url("submit", session, mine.item), data, **HTMX)
     assert response.status_code == 200
     nxt = Assignment.objects.get(labeler=labeler, state=AssignmentState.CLAIMED)
@@ -327,11 +329,35 @@ def test_submit_and_next_reads_the_next_trace_with_its_spans(
     mine = claim(session, labeler)
     data = {f"q-{schema(session, 'correct').pk}": "true"}
     # As above: the next item's spans come with its claim.
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(13):
         response = labeler_client.post(url("submit", session, mine.item), data, **HTMX)
     nxt = Assignment.objects.get(labeler=labeler, state=AssignmentState.CLAIMED)
     assert response["HX-Push-Url"] == url("item", session, nxt.item)
     assert nxt.item.trace.trace_id in response.text
+
+
+def test_submit_where_two_labelers_answers_meet(labeler, other_labeler, django_assert_num_queries):
+    """The second labeler's answers make the item's cells count for agreement: the value and
+    pair counts are added first, then the sums that follow from them (14 in all)."""
+    from django.test import Client
+
+    from labeling.campaign.agreement import session_agreement
+
+    session = make_review_session(items=2, labelers=[labeler, other_labeler], labels_per_item=2)
+    data = {f"q-{schema(session, 'correct').pk}": "true"}
+    for person in (labeler, other_labeler):
+        client = Client()
+        client.force_login(person)
+        mine = claim(session, person)
+        assert mine.item.position == 0
+        if person == labeler:
+            client.post(url("submit", session, mine.item), data, **HTMX)
+            continue
+        with django_assert_num_queries(14):
+            response = client.post(url("submit", session, mine.item), data, **HTMX)
+        assert response.status_code == 200
+    correct = next(r for r in session_agreement(session) if r.question.name == "correct")
+    assert (correct.labeled, correct.percent.n) == (1, 1)
 
 
 def test_invalid_answer_rerenders_with_the_error_and_keeps_the_others(
