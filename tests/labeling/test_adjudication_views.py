@@ -265,7 +265,7 @@ def test_a_job_page_is_for_the_session_leads_only(client, campaign):
     job = Job.objects.get()
     url = reverse("campaign:job", args=[campaign.session.pk, job.pk])
     client.force_login(campaign.users["outsider"])
-    assert client.get(url).status_code == 403  # as every campaign page
+    assert client.get(url).status_code == 404  # as every campaign page, for non-leads
     client.force_login(campaign.users["curator"])
     other = make_review_session()
     assert client.get(reverse("campaign:job", args=[other.pk, job.pk])).status_code == 404

@@ -287,7 +287,7 @@ def test_agreement_with_suggestions_adds_two_queries(
     answer.assessment.metadata = {"suggestion": judge.assessment_id}
     answer.assessment.save(update_fields=["metadata"])
     url = reverse("campaign:agreement", args=[campaign.pk])
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(9):
         response = curator_client.get(url)
     assert "Judges&#x27; suggestions" in response.text or "Judges' suggestions" in response.text
     changed = answer.assessment.value != judge.value
