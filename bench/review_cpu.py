@@ -56,6 +56,8 @@ def _timed(spent: Counter, part: str, function):  # type: ignore[no-untyped-def]
 def measure(requests: int) -> dict[str, float]:
     """Run in the tree of the current directory: `requests` submit & next, timed."""
     sys.path.insert(0, os.getcwd())
+    # Plain HTTP through the test client: no redirect to HTTPS (as bench/review_load.py).
+    os.environ.setdefault("SECURE_COOKIES", "0")
     from bench.review_load import create_campaign, setup_django
 
     setup_django()
