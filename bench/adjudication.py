@@ -33,6 +33,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("SECURE_COOKIES", "0")  # plain HTTP: no redirect to HTTPS
 
 import django
 

@@ -7,25 +7,16 @@ login); `Answer` links each one to the assignment and the schema version it answ
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connections, models
+from django.db import models
 from django.db.models import (
     Count,
     Exists,
-    ExpressionWrapper,
     F,
-    FloatField,
-    Func,
-    Max,
     OuterRef,
     Q,
-    Window,
 )
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from labeling.inputs import InputSpec, InputType, parse_input
@@ -369,78 +360,6 @@ class AssignmentQuerySet(models.QuerySet["Assignment"]):
         rows = self.submitted().order_by().values("labeler_id").annotate(n=Count("pk"))
         return dict(rows.values_list("labeler_id", "n"))
 
-    def labeler_figures(self, now: datetime | None = None) -> AssignmentQuerySet:
-        """Per labeler (dicts keyed by `labeler_id`): `assigned` (not released), `done`,
-        `skipped`, `reserved` (live now), `flagged` and `last_active`; one grouped query."""
-        now = now or timezone.now()
-        return (
-            self.order_by()
-            .values("labeler_id")
-            .annotate(
-                assigned=Count("pk", filter=~Q(state=AssignmentState.RELEASED)),
-                done=Count("pk", filter=Q(state=AssignmentState.SUBMITTED)),
-                skipped=Count("pk", filter=Q(state=AssignmentState.SKIPPED)),
-                reserved=Count(
-                    "pk", filter=Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)
-                ),
-                flagged=Count("pk", filter=Q(flagged=True)),
-                last_active=Max("last_active_at"),
-            )
-        )
-
-    def median_seconds_by_labeler(self) -> dict[int, float]:
-        """Median of submitted_at - claimed_at per labeler, in seconds, over submitted items;
-        one query (an ordered-set aggregate on PostgreSQL, window functions elsewhere)."""
-        rows = self.filter(state=AssignmentState.SUBMITTED, submitted_at__isnull=False).order_by()
-        connection = connections[self.db]
-        if connection.vendor == "postgresql":
-            return dict(
-                rows.values("labeler_id")
-                .annotate(median=_MedianSeconds(F("submitted_at") - F("claimed_at")))
-                .values_list("labeler_id", "median")
-            )
-
-        # SQLite: the middle row (or the two middle rows) of each labeler's sorted durations.
-        def julian_day(field: str) -> Func:
-            return Func(F(field), function="julianday", output_field=FloatField())
-
-        seconds = ExpressionWrapper(
-            (julian_day("submitted_at") - julian_day("claimed_at")) * 86400.0,
-            output_field=FloatField(),
-        )
-        # Each labeler's middle duration (or the two middle ones), by window functions; the
-        # mean of those is the median.
-        by_labeler = [F("labeler_id")]
-        middle = (
-            rows.annotate(
-                seconds=seconds,
-                row=Window(RowNumber(), partition_by=by_labeler, order_by=seconds.asc()),
-                count=Window(Count("pk"), partition_by=by_labeler),
-            )
-            .filter(row__gte=(F("count") + 1) / 2, row__lte=(F("count") + 2) / 2)
-            .values_list("labeler_id", "seconds")
-        )
-        values: dict[int, list[float]] = defaultdict(list)
-        for labeler_id, duration in middle:
-            values[labeler_id].append(duration)
-        return {labeler_id: sum(found) / len(found) for labeler_id, found in values.items()}
-
-
-class _MedianSeconds(models.Aggregate):
-    """PostgreSQL: the median of an interval expression, in seconds."""
-
-    function = "percentile_cont"
-    template = (
-        "percentile_cont(0.5) WITHIN GROUP "
-        "(ORDER BY EXTRACT(EPOCH FROM %(expressions)s)::double precision)"
-    )
-    output_field = FloatField()
-
-    def __init__(self, expression, **extra):
-        super().__init__(
-            ExpressionWrapper(expression, output_field=models.DurationField()), **extra
-        )
-
 
 class Assignment(models.Model):
     """One labeler's reservation of, and work on, one item."""
@@ -471,6 +390,14 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["labeler", "state"], name="assignment_labeler_state_idx"),
             models.Index(fields=["item", "state"], name="assignment_item_state_idx"),
+            # A labeler's last activity in a session (`labeling.progress.labeler_figures`).
+            models.Index(fields=["labeler", "-last_active_at"], name="assignment_active_idx"),
+            # The few assignments a session's live figures read: reservations and flags.
+            models.Index(
+                fields=["item"],
+                condition=Q(state=AssignmentState.CLAIMED) | Q(flagged=True),
+                name="assignment_open_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["item", "labeler"], name="assignment_unique_labeler"),

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from labeling.models import Assignment, AssignmentState, Item, ItemState, LabelingSession
+from labeling.tallies import read_counts
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -221,34 +222,82 @@ class LabelerFigures:
     last_active: datetime | None
 
 
+def _median(buckets: dict[float, float]) -> float | None:
+    """The median of values given as {value: how many}: the middle one, or the mean of the two
+    middle ones."""
+    total = round(sum(buckets.values()))
+    if not total:
+        return None
+    wanted = [(total - 1) // 2, total // 2]  # the middle position(s), from 0
+    found: list[float] = []
+    seen = 0
+    for value in sorted(buckets):
+        seen += round(buckets[value])
+        while wanted and wanted[0] < seen:
+            found.append(value)
+            wanted.pop(0)
+    return sum(found) / len(found)
+
+
 def labeler_figures(session: LabelingSession, now: datetime | None = None) -> list[LabelerFigures]:
-    """One row per labeler: everyone assigned, plus anyone who worked on the session and was
-    unassigned since. Three queries whatever the number of labelers and items."""
+    """One row per labeler: everyone assigned, plus anyone who submitted or skipped items of
+    the session, holds one or flagged one and was unassigned since. Three queries, whatever
+    the number of labelers and items: items done and skipped and their durations come from the
+    counts kept as assignments change (`labeling.tallies.labeler_counts`); reservations and
+    flags, which are few, from the assignments that are open or flagged; each labeler's last
+    activity from their latest assignment (an index on labeler and last activity)."""
     now = now or timezone.now()
-    assignments = Assignment.objects.filter(item__session=session)
-    figures = {row["labeler_id"]: row for row in assignments.labeler_figures(now)}
-    medians = assignments.median_seconds_by_labeler()
-    assigned = set(session.labelers.values_list("pk", flat=True))
+    done: dict[int, int] = defaultdict(int)
+    skipped: dict[int, int] = defaultdict(int)
+    durations: dict[int, dict[float, float]] = defaultdict(dict)
+    for (_, kind, labeler, _, key), (n, _) in read_counts(
+        session, question=Q(question=0), kinds=["dn", "sk", "du"]
+    ).items():
+        if kind == "du":
+            durations[labeler][float(key)] = n
+        else:
+            (done if kind == "dn" else skipped)[labeler] = round(n)
+    live = {
+        row["labeler_id"]: row
+        for row in Assignment.objects.filter(item__session=session)
+        .filter(Q(state=AssignmentState.CLAIMED) | Q(flagged=True))
+        .order_by()
+        .values("labeler_id")
+        .annotate(
+            claimed=Count("pk", filter=Q(state=AssignmentState.CLAIMED)),
+            reserved=Count("pk", filter=Q(state=AssignmentState.CLAIMED, lease_expires_at__gt=now)),
+            flagged=Count("pk", filter=Q(flagged=True)),
+        )
+    }
+    assigned = LabelingSession.labelers.through.objects.filter(labelingsession=session)
     users = (
         get_user_model()
-        .objects.filter(pk__in=assigned | set(figures))
+        .objects.filter(Q(pk__in={*done, *skipped, *live}) | Q(pk__in=assigned.values("user")))
+        .annotate(
+            is_assigned=Exists(assigned.filter(user=OuterRef("pk"))),
+            last_active=Subquery(
+                Assignment.objects.filter(labeler=OuterRef("pk"), item__session=session)
+                .order_by("-last_active_at")
+                .values("last_active_at")[:1]
+            ),
+        )
         .only("pk", "username", "first_name", "last_name", "is_active")
         .order_by("username")
     )
     rows = []
     for user in users:
-        row = figures.get(user.pk, {})
+        row = live.get(user.pk, {})
         rows.append(
             LabelerFigures(
                 user=user,
-                is_assigned=user.pk in assigned,
-                assigned=row.get("assigned", 0),
-                done=row.get("done", 0),
-                skipped=row.get("skipped", 0),
+                is_assigned=user.is_assigned,
+                assigned=done[user.pk] + skipped[user.pk] + row.get("claimed", 0),
+                done=done[user.pk],
+                skipped=skipped[user.pk],
                 reserved=row.get("reserved", 0),
                 flagged=row.get("flagged", 0),
-                median_seconds=medians.get(user.pk),
-                last_active=row.get("last_active"),
+                median_seconds=_median(durations.get(user.pk, {})),
+                last_active=user.last_active,
             )
         )
     return rows

@@ -588,7 +588,12 @@ def _store_answers(
             for question, label in zip(new_questions, created, strict=True)
         )
 
+    labeler_delta: tallies.Counts = {}
     if state != AssignmentState.SUBMITTED:
+        # The labelers page's kept figures: the item moves from `state` to submitted.
+        labeler_delta = tallies.submitted_move(
+            assignment.labeler_id, was=state, claimed_at=assignment.claimed_at, now=now
+        )
         assignment.state = AssignmentState.SUBMITTED
         assignment.submitted_at = now
         assignment.lease_expires_at = None
@@ -614,6 +619,7 @@ def _store_answers(
                 SessionQuestion(schema=question.schema, spec=question.spec, position=position)
                 for position, question in enumerate(sheet.questions)
             ],
+            labeler_delta=labeler_delta,
         )
         if consensus != item.consensus_cells:
             item.consensus_cells = consensus
@@ -725,6 +731,10 @@ def skip_item(*, assignment: Assignment, reason: str = "", now: datetime | None 
         last_active_at=now,
     )
     item = locked.item
+    if locked.state != AssignmentState.SKIPPED:
+        # The labelers page's kept figures: one more item skipped (a claim counts for nothing).
+        skipped = [(locked.labeler_id, AssignmentState.SKIPPED, None, None)]
+        tallies.add_counts(item.session_id, tallies.labeler_counts(skipped))
     if locked.state == AssignmentState.CLAIMED:
         item.slots_held -= 1
     item.state = _item_state(item, assignment.item.session.labels_per_item, skipped=True)

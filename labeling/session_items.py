@@ -17,6 +17,7 @@ from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from labeling import tallies
 from labeling.models import Assignment, AssignmentState, Item, ItemState, LabelingSession
 from labeling.services import _error, refresh_item_states
 from traces.models import Trace, TraceQuerySet
@@ -232,7 +233,10 @@ def remove_items(*, session: LabelingSession, item_ids: Iterable[int]) -> int:
             code="reserved",
         )
     count = len(ids)
+    # Their skips leave the labelers' kept figures.
+    moves = tallies.LabelerMoves(session.pk, Assignment.objects.filter(item__in=items))
     items.delete()
+    moves.done()
     LabelingSession.objects.filter(pk=session.pk).update(updated_at=timezone.now())
     return count
 
@@ -257,6 +261,7 @@ def set_item_status(*, item: Item, labeler: AbstractBaseUser, status: str) -> It
     """
     item = Item.objects.select_for_update().select_related("session").get(pk=item.pk)
     now = timezone.now()
+    moves = tallies.LabelerMoves(item.session_id, Assignment.objects.filter(item=item))
     answered = Assignment.objects.filter(item=item, answers__isnull=False)
     if status == STATUS_PENDING:
         if answered.filter(state=AssignmentState.SUBMITTED).exists():
@@ -293,6 +298,7 @@ def set_item_status(*, item: Item, labeler: AbstractBaseUser, status: str) -> It
         )
     else:
         raise _error(f"Unknown status {status!r}.", code="status")
+    moves.done()
     refresh_item_states(session=item.session, item_ids=[item.pk])
     item.refresh_from_db()
     return item

@@ -33,6 +33,10 @@ and for the session as a whole (`question` = 0), over answers that are not empty
     fm/ft (a) matches / comparisons with the final answer (accepted unanimous ones left out)
     oi    (a) items where a was compared with someone
     ui/ua items (and their cells) that bulk accept would settle (`Item.consensus_cells`)
+    dn/sk (a) items a submitted / skipped (`labeler_counts`)
+    du    (a, key) a's submitted items that took `key` seconds (claim to submit), to the
+          second below an hour, to the minute below a day, to the hour beyond
+    hr    (a, key) a's submissions in the hour starting `key` hours after the epoch (UTC)
 
 `sq`, `dom` and `pfs` follow from the `v` and `m` rows: the upsert returns those rows' new
 values, and the difference of their squares (products) is added in a second upsert. Reading a
@@ -45,12 +49,20 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from labeling.models import CellTally, Item, LabelingSession, Tally
+from labeling.models import (
+    Assignment,
+    AssignmentState,
+    CellTally,
+    Item,
+    LabelingSession,
+    Tally,
+)
 from labeling.results import (
     Cell,
     FinalAnswer,
@@ -174,6 +186,68 @@ def item_counts(cells: Iterable[tuple[SessionQuestion, Cell]]) -> Counts:
 def consensus_of(cells: Iterable[Cell], *, adjudicated: bool) -> int:
     """`Item.consensus_cells`: how many of the item's cells bulk accept would settle."""
     return 0 if adjudicated else len(unanimous_pending([c for c in cells if c.answers]))
+
+
+def duration_key(seconds: float) -> str:
+    """The `du` bucket of a duration: whole seconds below an hour, minutes below a day, hours
+    beyond (so a median under an hour is exact to the second, in a few hundred rows)."""
+    seconds = max(0.0, seconds)
+    if seconds < 3600:
+        return str(round(seconds))
+    step = 60 if seconds < 86400 else 3600
+    return str(int(seconds // step) * step)
+
+
+def hour_key(moment: datetime) -> str:
+    """The `hr` bucket of a submission: its UTC hour, as hours since the epoch."""
+    return str(int(moment.timestamp() // 3600))
+
+
+def labeler_counts(rows: Iterable[tuple[int, str, datetime | None, datetime | None]]) -> Counts:
+    """The labelers page's kept figures of these assignments, given as (labeler id, state,
+    claimed_at, submitted_at): items submitted and skipped, submissions by duration and hour."""
+    counts: Counts = {}
+    for labeler, state, claimed_at, submitted_at in rows:
+        if state == AssignmentState.SKIPPED:
+            _add_to(counts, (0, "sk", labeler, 0, "", 0), 1)
+        elif state == AssignmentState.SUBMITTED:
+            _add_to(counts, (0, "dn", labeler, 0, "", 0), 1)
+            if submitted_at is not None and claimed_at is not None:
+                seconds = (submitted_at - claimed_at).total_seconds()
+                _add_to(counts, (0, "du", labeler, 0, duration_key(seconds), 0), 1)
+                _add_to(counts, (0, "hr", labeler, 0, hour_key(submitted_at), 0), 1)
+    return counts
+
+
+def submitted_move(labeler_id: int, *, was: str, claimed_at: datetime, now: datetime) -> Counts:
+    """The change of a labeler's kept figures when their assignment moves from `was` to
+    submitted at `now`."""
+    return _difference(
+        labeler_counts([(labeler_id, AssignmentState.SUBMITTED, claimed_at, now)]),
+        labeler_counts([(labeler_id, was, claimed_at, None)]),
+    )
+
+
+def _assignment_rows(assignments: QuerySet[Assignment]) -> QuerySet:
+    return assignments.order_by().values_list("labeler_id", "state", "claimed_at", "submitted_at")
+
+
+class LabelerMoves:
+    """Keeps the per-labeler figures in step around a change of some assignments' states (a
+    skip, an item status set through the API, items removed): count the assignments before,
+    change them, and `done()` adds the difference, in the caller's transaction."""
+
+    def __init__(self, session_id: int, assignments: QuerySet[Assignment]) -> None:
+        self.session_id = session_id
+        self.assignments = assignments
+        self.before = labeler_counts(_assignment_rows(assignments))
+
+    def done(self, after: QuerySet[Assignment] | None = None) -> None:
+        rows = _assignment_rows(self.assignments if after is None else after)
+        delta = _difference(labeler_counts(rows), self.before)
+        delta = {slot: amount for slot, amount in delta.items() if amount}
+        if delta:
+            add_counts(self.session_id, delta, using=Assignment.objects.db)
 
 
 # --- cells as stored -----------------------------------------------------------------------------
@@ -402,10 +476,13 @@ def record_submit(
     labeler_id: int,
     values: Mapping[tuple[int, str], Any],
     questions: Sequence[SessionQuestion],
+    labeler_delta: Counts | None = None,
 ) -> int:
     """A labeler submitted (or submitted again) these answers, keyed (schema pk, span id), on
-    `item` (locked by the caller), whose cells are otherwise as stored. Returns the item's new
-    `consensus_cells` for the caller to write with the item's counters. Three statements."""
+    `item` (locked by the caller), whose cells are otherwise as stored; `labeler_delta` is the
+    change of their kept figures (`labeler_counts`) when the item became submitted. Returns the
+    item's new `consensus_cells` for the caller to write with the item's counters. Three
+    statements."""
     by_pk = {question.schema.pk: question for question in questions}
     # Rows of questions the sheet does not ask here (span questions without such spans) stay.
     old = {key: row for key, row in _old_rows(item.pk).items() if row.schema_id in by_pk}
@@ -441,6 +518,8 @@ def record_submit(
     consensus = changes.item(
         item, by_pk, old, list(cells.values()), adjudicated=item.is_adjudicated
     )
+    for slot, amount in (labeler_delta or {}).items():
+        _add_to(changes.delta, slot, amount)
     changes.write()
     return consensus
 
@@ -547,7 +626,27 @@ def rebuild_session(session: LabelingSession, *, using: str = "default") -> None
             Item.objects.using(using).filter(pk__in=ids[start : start + 1000]).update(
                 consensus_cells=pending
             )
+    for slot, amount in _session_labeler_counts(session, using=using).items():
+        _add_to(totals, slot, amount)
     add_counts(session.pk, totals, using=using)
+
+
+LABELER_KINDS = ("dn", "sk", "du", "hr")
+
+
+def _session_labeler_counts(session: LabelingSession, *, using: str) -> Counts:
+    assignments = Assignment.objects.using(using).filter(
+        item__session=session, state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED]
+    )
+    return labeler_counts(_assignment_rows(assignments).iterator(chunk_size=5000))
+
+
+def rebuild_labelers(session: LabelingSession, *, using: str = "default") -> None:
+    """Count a session's per-labeler figures (`labeler_counts`) again from its assignments."""
+    Tally.objects.using(using).filter(session=session, kind__in=LABELER_KINDS).delete()
+    counts = _session_labeler_counts(session, using=using)
+    if counts:
+        add_counts(session.pk, counts, using=using)
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -178,7 +178,21 @@ def make_assignment(item, labeler, state: str = "submitted", *, seconds: float =
         item=item, labeler=labeler, state=state, claimed_at=claimed_at, **fields
     )
     recount_slots(item)
+    count_labeler_figures(assignment)
     return assignment
+
+
+def count_labeler_figures(*assignments) -> None:
+    """Add new assignments (written behind the queue's back) to their labelers' kept figures
+    (`labeling.tallies.labeler_counts`)."""
+    from labeling import tallies
+
+    for assignment in assignments:
+        row = (assignment.labeler_id, assignment.state, assignment.claimed_at,
+               assignment.submitted_at)  # fmt: skip
+        counts = tallies.labeler_counts([row])
+        if counts:
+            tallies.add_counts(assignment.item.session_id, counts)
 
 
 def recount_slots(*items) -> None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
+from django.db.models import Q
 from django.utils import timezone
 
 from labeling.campaign.charts import LineChart, bucket_for, cumulative_chart
-from labeling.models import Assignment, AssignmentState, LabelingSession
+from labeling.models import LabelingSession
 from labeling.progress import LabelerFigures, labeler_figures
 from labeling.tallies import read_counts
 
@@ -66,20 +65,16 @@ def _agreement(session: LabelingSession) -> tuple[dict, dict, dict]:
 
 
 def _progress_chart(session: LabelingSession, names: dict[int, str]) -> LineChart | None:
-    """Cumulative submissions per labeler, per hour within three days, else per day; the hourly
-    counts come from one grouped query and are summed into days here."""
-    rows = list(
-        Assignment.objects.filter(
-            item__session=session,
-            state=AssignmentState.SUBMITTED,
-            submitted_at__isnull=False,
-        )
-        .annotate(hour=TruncHour("submitted_at", tzinfo=timezone.get_current_timezone()))
-        .order_by()
-        .values("labeler_id", "hour")
-        .annotate(n=Count("pk"))
-        .values_list("labeler_id", "hour", "n")
-    )
+    """Cumulative submissions per labeler, per hour within three days, else per day; from the
+    submissions per labeler and hour kept as they arrive (`labeling.tallies`), one query."""
+    zone = timezone.get_current_timezone()
+    rows = [
+        (labeler, datetime.fromtimestamp(int(key) * 3600, tz=UTC).astimezone(zone), round(n))
+        for (_, _, labeler, _, key), (n, _) in read_counts(
+            session, question=Q(question=0), kinds=["hr"]
+        ).items()
+        if n
+    ]
     if not rows:
         return None
     hours = sorted({hour for _, hour, _ in rows})

@@ -328,19 +328,19 @@ def test_dashboard_query_count_is_fixed(
 ):
     url = reverse("console:session_detail", args=[busy_session.pk])
     # user, session, items page (count, rows, traces, assignments), flagged, state
-    # counts, labeler figures, medians, assigned labelers, users, questions
-    with django_assert_num_queries(13):
+    # counts, labeler figures (kept counts, open and flagged assignments, users), questions
+    with django_assert_num_queries(12):
         curator_client.get(url)
     more = [make_user(f"extra{i}", labeler=True) for i in range(3)]
     busy_session.labelers.add(*more)
     for index, trace in enumerate([make_trace(experiment) for _ in range(6)]):
         item = busy_session.items.create(trace=trace, position=100 + index)
         make_assignment(item, more[index % 3], seconds=20 + index)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = curator_client.get(url)
     assert len(response.context["labelers"]) == 5
     # The refreshing partial needs fewer (no questions list).
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         partial = curator_client.get(url, headers={"HX-Request": "true"})
     assert b'id="dashboard-live"' in partial.content
     assert b"<html" not in partial.content

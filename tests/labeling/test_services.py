@@ -263,18 +263,32 @@ def test_remove_refuses_items_of_other_sessions(experiment):
 # --- dashboard figures ---------------------------------------------------------------------------
 
 
-def test_median_seconds_by_labeler(experiment, labeler, other_labeler):
-    from labeling.models import Assignment
+def test_median_seconds_by_labeler_come_from_the_kept_durations(experiment, labeler, other_labeler):
+    from labeling.progress import labeler_figures
 
-    session = make_session(experiment, traces=[make_trace(experiment) for _ in range(5)])
+    session = make_session(experiment, traces=[make_trace(experiment) for _ in range(6)])
     items = list(session.items.order_by("position"))
     for item, seconds in zip(items[:3], (10, 70, 30), strict=True):
         make_assignment(item, labeler, seconds=seconds)
-    make_assignment(items[3], other_labeler, seconds=12.5)
+    make_assignment(items[3], other_labeler, seconds=12)
+    make_assignment(items[5], other_labeler, seconds=13.2)  # kept to the second: 13
     make_assignment(items[4], other_labeler, "skipped")  # not a submission: not counted
     make_assignment(items[0], other_labeler, "claimed")
-    medians = Assignment.objects.filter(item__session=session).median_seconds_by_labeler()
-    assert medians == pytest.approx({labeler.pk: 30, other_labeler.pk: 12.5}, abs=0.01)
+    rows = {row.user.pk: row for row in labeler_figures(session)}
+    assert rows[labeler.pk].median_seconds == 30
+    assert rows[other_labeler.pk].median_seconds == 12.5  # the mean of the middle two
+    assert (rows[other_labeler.pk].done, rows[other_labeler.pk].skipped) == (2, 1)
+    assert rows[other_labeler.pk].assigned == 4  # and the reservation
+
+
+def test_median_of_counted_values():
+    from labeling.progress import _median
+
+    assert _median({}) is None
+    assert _median({5.0: 1}) == 5
+    assert _median({1.0: 2, 9.0: 1}) == 1
+    assert _median({1.0: 1, 3.0: 1, 9.0: 2}) == 6
+    assert _median({1.0: 3, 3.0: 3}) == 2
 
 
 def test_suggestions_are_never_on_in_blind_mode(experiment):

@@ -9,17 +9,19 @@ databases; its budget is fixed (`max_examples`), so CI time stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections import defaultdict
 from itertools import groupby
 from operator import attrgetter
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labeling import queue, tallies
+from labeling import queue, session_items, tallies
 from labeling import services as labeling_services
 from labeling.campaign import adjudication
 from labeling.campaign.agreement import (
@@ -30,6 +32,7 @@ from labeling.campaign.agreement import (
 from labeling.campaign.labelers import _agreement
 from labeling.forms import AnswerSheet
 from labeling.models import Answer, Assignment, CellTally, Item, Tally
+from labeling.progress import labeler_figures
 from labeling.results import iter_cells, session_questions
 from tests.conftest import make_user
 from tests.factories import make_experiment, make_review_session, make_schema
@@ -75,6 +78,14 @@ operation = st.one_of(
         st.integers(0, 3),
     ),
     st.tuples(st.just("accept")),
+    # The labelers page's kept figures: skips, and item statuses set through the API.
+    st.tuples(st.just("skip"), st.integers(0, LABELERS - 1), st.integers(0, ITEMS - 1)),
+    st.tuples(
+        st.just("status"),
+        st.integers(0, LABELERS - 1),
+        st.integers(0, ITEMS - 1),
+        st.sampled_from(["complete", "declined", "pending"]),
+    ),
 )
 
 
@@ -171,6 +182,17 @@ def _run(operation, session, schemas, people, curator, items):
                 assessment_id=assessment_id,
                 feedback=trace_services.FeedbackValue(value=value),
             )
+        return
+    if kind == "skip":
+        _, who, which = operation
+        assignment = Assignment.objects.filter(item=items[which], labeler=people[who]).first()
+        if assignment is not None and assignment.state != "submitted":
+            queue.skip_item(assignment=assignment)
+        return
+    if kind == "status":
+        _, who, which, status = operation
+        with contextlib.suppress(ValidationError):  # refused (labels stay): nothing changed
+            session_items.set_item_status(item=items[which], labeler=people[who], status=status)
         return
     if kind == "settle":
         _, which, name, index = operation
@@ -297,6 +319,23 @@ def check_against_full_pass(session):
     assert everything.count() == len(entries)
     assert list(everything[: len(entries)]) == [tuple(e[3:]) for e in entries]
     assert adjudication.disagreement_cells(session).count() == kept.unsettled
+
+    # The labelers' figures, against a pass over the assignments.
+    figures = {row.user.pk: row for row in labeler_figures(session)}
+    for person in session.labelers.all():
+        mine = Assignment.objects.filter(item__session=session, labeler=person)
+        row = figures[person.pk]
+        durations = sorted(
+            round((a.submitted_at - a.claimed_at).total_seconds())
+            for a in mine.filter(state="submitted")
+        )
+        middle = durations[(len(durations) - 1) // 2 : len(durations) // 2 + 1]
+        assert (row.done, row.skipped, row.assigned) == (
+            mine.filter(state="submitted").count(),
+            mine.filter(state="skipped").count(),
+            mine.exclude(state="released").count(),
+        )
+        assert row.median_seconds == (sum(middle) / len(middle) if middle else None)
 
     # Counting again from nothing gives the same rows.
     before = _kept_rows(session)
